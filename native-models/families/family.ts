@@ -1,0 +1,46 @@
+import type ort from 'onnxruntime-node';
+import type { PositionIds } from '../generation/generate.js';
+import type { ModelConfigs } from '../model/config.js';
+import type { RgbImage } from '../image/load-image.js';
+import type { TextTokenizer } from '../text/tokenizer.js';
+
+/** `high`: the model's own tiling (best for reading small text); `low`: one frame, far fewer image tokens. */
+export type ImageDetail = 'low' | 'high';
+export const imageDetails: readonly ImageDetail[] = ['low', 'high'];
+
+/** One image, preprocessed for the family's vision graph, plus what the prompt needs to make room for it. */
+export interface PreparedImage {
+  /** Inputs of the vision graph, by name; the engine feeds only those the graph declares. */
+  readonly visionFeeds: Record<string, ort.Tensor>;
+  /** Image tokens this image occupies in the prompt (= feature rows the vision graph returns). */
+  readonly tokenCount: number;
+  /** Frames (SmolVLM) or patches (Qwen) the vision graph will see; for stats. */
+  readonly frames: number;
+  /** Family-specific layout the prompt expansion and positions need (tile grid, rope grid). */
+  readonly layout: unknown;
+}
+
+/**
+ * Everything that differs between model families, behind one interface: the decoding loop never asks which family it
+ * runs. Adding a family means one folder under families/ and one line in the registry.
+ */
+export interface ModelFamily {
+  readonly name: string;
+  readonly imageTokenId: number;
+  prepareImage(image: RgbImage, detail: ImageDetail): Promise<PreparedImage>;
+  /** The rendered chat prompt with each image placeholder expanded to that image's tokens, in order. */
+  expandPrompt(prompt: string, images: readonly PreparedImage[]): string;
+  /** Position ids for a sequence holding these images. */
+  positions(images: readonly PreparedImage[]): PositionIds;
+}
+
+export interface FamilyContext {
+  readonly dir: string;
+  readonly configs: ModelConfigs;
+  readonly tokenizer: TextTokenizer;
+}
+
+export interface FamilyDefinition {
+  readonly modelTypes: readonly string[];
+  create(context: FamilyContext): Promise<ModelFamily>;
+}

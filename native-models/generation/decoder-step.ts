@@ -1,0 +1,32 @@
+import ort from 'onnxruntime-node';
+import type { ModelGraphs } from '../model/graphs.js';
+import { floatTensor, int64Scalar, type FloatData } from '../runtime/tensors.js';
+import type { KvCache } from './kv-cache.js';
+import { lastLogits } from './logits.js';
+
+/**
+ * One decoder call: `count` new embedding rows on top of what `cache` holds. Feeds only the optional inputs the graph
+ * declares, advances the cache, and returns the last position's logits.
+ */
+export async function runDecoder(
+  graphs: ModelGraphs,
+  embeds: FloatData,
+  count: number,
+  positionIds: ort.Tensor,
+  cache: KvCache,
+): Promise<Float32Array> {
+  const { signature, hiddenSize } = graphs;
+  const total = cache.length + count;
+  const feeds: Record<string, ort.Tensor> = {
+    inputs_embeds: floatTensor(signature.embedsType, embeds, [1, count, hiddenSize]),
+    attention_mask: new ort.Tensor('int64', new BigInt64Array(total).fill(1n), [1, total]),
+    position_ids: positionIds,
+    ...cache.feeds(),
+  };
+  // Only the last row is ever sampled: keeping one avoids a [1, S, vocab] float32 output at prefill.
+  if (signature.hasNumLogitsToKeep) feeds.num_logits_to_keep = int64Scalar(1);
+  if (signature.hasUseCacheBranch) feeds.use_cache_branch = new ort.Tensor('bool', Uint8Array.of(cache.length > 0 ? 1 : 0), [1]);
+  const outputs = await graphs.decoder.run(feeds);
+  cache.absorb(outputs, count);
+  return lastLogits(outputs.logits!);
+}

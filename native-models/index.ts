@@ -1,0 +1,61 @@
+// The engine's public API. It knows nothing of Electron:
+//   const model = await loadModel(dir, { precision: 'q8', device: 'cpu' });
+//   const conversation = model.startConversation({ image: 'screen.png', detail: 'low' });
+//   for await (const event of conversation.ask('What does this error mean?')) …
+import { Conversation, type ConversationOptions } from './conversation/conversation.js';
+import { closeModel, openModel, type LoadOptions, type LoadedModel } from './model/load.js';
+import type { Precision } from './model/layout.js';
+import type { Device } from './runtime/session.js';
+
+export class Model {
+  private constructor(private readonly loaded: LoadedModel) {}
+
+  static async load(dir: string, options?: LoadOptions): Promise<Model> {
+    return new Model(await openModel(dir, options));
+  }
+
+  get dir(): string {
+    return this.loaded.dir;
+  }
+  get family(): string {
+    return this.loaded.family.name;
+  }
+  get precision(): Precision {
+    return this.loaded.precision;
+  }
+  /** Every precision the model directory holds. */
+  get precisions(): readonly Precision[] {
+    return this.loaded.precisions;
+  }
+  /** The execution provider that actually runs the model. */
+  get provider(): Exclude<Device, 'auto'> {
+    return this.loaded.graphs.provider;
+  }
+  get warnings(): readonly string[] {
+    return this.loaded.warnings;
+  }
+
+  startConversation(options?: ConversationOptions): Conversation {
+    return new Conversation(this.loaded, options);
+  }
+
+  /** Releases the ONNX Runtime sessions; the model is unusable afterwards. */
+  dispose(): Promise<void> {
+    return closeModel(this.loaded);
+  }
+}
+
+export function loadModel(dir: string, options?: LoadOptions): Promise<Model> {
+  return Model.load(dir, options);
+}
+
+export { Conversation } from './conversation/conversation.js';
+export type { AskOptions, ConversationOptions, ImageInput } from './conversation/conversation.js';
+export type { Answer, AnswerEvent, AnswerStats } from './conversation/answer.js';
+export type { ImageDetail, PreparedImage } from './families/family.js';
+export type { GenerationOptions } from './generation/settings.js';
+export { generationOptionsSchema, validateGenerationOptions } from './generation/settings.js';
+export { listPrecisions, precisions, type Precision } from './model/layout.js';
+export { ScreenAskError } from './model/errors.js';
+export type { LoadOptions } from './model/load.js';
+export { devices, type Device } from './runtime/session.js';

@@ -1,0 +1,16 @@
+/**
+ * An error whose message is one line a user can act on: what is wrong and how to fix it. The CLI and the app print
+ * `message` alone for these; anything else is a bug and keeps its stack.
+ */
+export class ScreenAskError extends Error {
+  override readonly name = 'ScreenAskError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+/** First line of an underlying error, for wrapping native/runtime messages into one-line errors. */
+export function firstLine(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  return text.split('\n').find((line) => line.trim() !== '')?.trim() ?? 'unknown error';
+}

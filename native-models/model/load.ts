@@ -1,0 +1,67 @@
+import { textDims, readModelConfigs, type ModelConfigs } from './config.js';
+import { openGraphs, releaseGraphs, type ModelGraphs } from './graphs.js';
+import { listPrecisions, resolveModelFiles, type Precision } from './layout.js';
+import { ScreenAskError } from './errors.js';
+import { createFamily } from '../families/registry.js';
+import type { ModelFamily } from '../families/family.js';
+import type { Device } from '../runtime/session.js';
+import { loadTokenizer, type TextTokenizer } from '../text/tokenizer.js';
+
+export interface LoadOptions {
+  /** A precision the directory holds, or `auto` to pick the best one present for the device. */
+  readonly precision?: Precision | 'auto';
+  readonly device?: Device;
+  /** Intra-op threads; defaults to the physical core count. */
+  readonly threads?: number;
+}
+
+/** A model ready to answer: sessions, tokenizer and family. Immutable once loaded; answers keep their own state. */
+export interface LoadedModel {
+  readonly dir: string;
+  readonly precision: Precision;
+  readonly precisions: readonly Precision[];
+  readonly configs: ModelConfigs;
+  readonly tokenizer: TextTokenizer;
+  readonly family: ModelFamily;
+  readonly graphs: ModelGraphs;
+  /** Things the user should know about how the model was loaded (e.g. a device fallback). */
+  readonly warnings: readonly string[];
+}
+
+// CPUs run integer kernels fastest (see the runtime notes); GPUs want half precision.
+const cpuPreference: Precision[] = ['q8', 'q4', 'int8', 'uint8', 'fp32', 'q4f16', 'fp16', 'bnb4'];
+const gpuPreference: Precision[] = ['q4f16', 'fp16', 'q4', 'fp32', 'q8', 'int8', 'uint8', 'bnb4'];
+
+export function pickPrecision(available: readonly Precision[], device: Device): Precision | undefined {
+  const order = device === 'cpu' || device === 'auto' ? cpuPreference : gpuPreference;
+  return order.find((p) => available.includes(p));
+}
+
+export async function openModel(dir: string, options: LoadOptions = {}): Promise<LoadedModel> {
+  const device = options.device ?? 'cpu';
+  const available = await listPrecisions(dir);
+  const precision =
+    options.precision === undefined || options.precision === 'auto'
+      ? (pickPrecision(available, device) ?? 'fp32')
+      : options.precision;
+  const files = await resolveModelFiles(dir, precision);
+  if (options.threads !== undefined && (!Number.isInteger(options.threads) || options.threads < 1 || options.threads > 256)) {
+    throw new ScreenAskError(`Invalid setting threads: must be a whole number from 1 to 256 (got ${options.threads}).`);
+  }
+  const configs = await readModelConfigs(dir);
+  const tokenizer = await loadTokenizer(dir);
+  const family = await createFamily({ dir, configs, tokenizer });
+  const graphs = await openGraphs(
+    files,
+    { device, ...(options.threads ? { threads: options.threads } : {}) },
+    textDims(configs.config),
+  );
+  const warnings = graphs.fallbackReason
+    ? [`No GPU execution provider could run this model (${graphs.fallbackReason}); running on the CPU.`]
+    : [];
+  return { dir, precision, precisions: available, configs, tokenizer, family, graphs, warnings };
+}
+
+export function closeModel(model: LoadedModel): Promise<void> {
+  return releaseGraphs(model.graphs);
+}

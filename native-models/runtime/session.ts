@@ -1,0 +1,85 @@
+import ort from 'onnxruntime-node';
+import path from 'node:path';
+import { ScreenAskError, firstLine } from '../model/errors.js';
+import { physicalCores } from './threads.js';
+
+export type Device = 'auto' | 'cpu' | 'webgpu' | 'cuda' | 'dml' | 'coreml';
+export const devices: readonly Device[] = ['auto', 'cpu', 'webgpu', 'cuda', 'dml', 'coreml'];
+
+export interface SessionSettings {
+  readonly device: Device;
+  readonly threads?: number;
+}
+
+/** What actually ran, with the reason when `auto` had to fall back. */
+export interface ProviderChoice {
+  readonly provider: Exclude<Device, 'auto'>;
+  readonly fallbackReason?: string;
+}
+
+/** The GPU providers worth trying first on each platform, best first (see the runtime notes). */
+function autoCandidates(): Exclude<Device, 'auto' | 'cpu'>[] {
+  const bundled = new Set(
+    ort.listSupportedBackends?.().filter((b) => b.bundled).map((b) => b.name) ?? [],
+  );
+  const wanted: Exclude<Device, 'auto' | 'cpu'>[] =
+    process.platform === 'win32' ? ['dml', 'webgpu'] : process.platform === 'darwin' ? ['coreml', 'webgpu'] : ['cuda'];
+  // WebGPU on Linux needs a Vulkan driver and often finds none on servers; it is opt-in there.
+  return wanted.filter((name) => bundled.has(name));
+}
+
+function sessionOptions(provider: Exclude<Device, 'auto'>, threads: number): ort.InferenceSession.SessionOptions {
+  return {
+    executionProviders: [provider],
+    graphOptimizationLevel: 'all',
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    logSeverityLevel: 3,
+  };
+}
+
+export interface LoadedSession {
+  readonly session: ort.InferenceSession;
+  readonly provider: Exclude<Device, 'auto'>;
+}
+
+async function create(file: string, provider: Exclude<Device, 'auto'>, threads: number): Promise<ort.InferenceSession> {
+  return ort.InferenceSession.create(file, sessionOptions(provider, threads));
+}
+
+/**
+ * Opens one graph. An explicit device that fails is an error naming it; `auto` tries the platform's GPU providers and
+ * falls back to the CPU, keeping the reason so the stats can say why.
+ */
+export async function openSession(
+  file: string,
+  settings: SessionSettings,
+): Promise<LoadedSession & { fallbackReason?: string }> {
+  const threads = settings.threads ?? physicalCores();
+  const label = path.join(path.basename(path.dirname(file)), path.basename(file));
+  const candidates = settings.device === 'auto' ? [...autoCandidates(), 'cpu' as const] : [settings.device];
+  const failures: string[] = [];
+  for (const provider of candidates) {
+    try {
+      const session = await create(file, provider, threads);
+      return failures.length ? { session, provider, fallbackReason: failures.join('; ') } : { session, provider };
+    } catch (error) {
+      const reason = firstLine(error);
+      if (/protobuf|parse|invalid model|load model|external data|No such file/i.test(reason) || provider === 'cpu') {
+        throw new ScreenAskError(
+          `Cannot load ${label}: ${reason}. The file may be corrupt or incomplete: download the model again.`,
+          { cause: error },
+        );
+      }
+      if (settings.device !== 'auto') {
+        throw new ScreenAskError(
+          `The ${provider} execution provider could not run ${label}: ${reason}. Choose another device (cpu always works).`,
+          { cause: error },
+        );
+      }
+      failures.push(`${provider}: ${reason}`);
+    }
+  }
+  throw new ScreenAskError(`No execution provider could open ${label}.`);
+}
