@@ -1,5 +1,6 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import sharp, { type Metadata } from 'sharp';
+import { ScreenAskError } from '../model/errors.js';
 
 /** 8-bit sRGB pixels, interleaved R,G,B, row-major, no padding between rows. */
 export interface RgbImage {
@@ -19,14 +20,15 @@ export interface LoadImageOptions {
  */
 export const DEFAULT_MAX_PIXELS = 100_000_000;
 
+/** No picture we accept comes near this; it stops us reading a huge unrelated file into memory first. */
+const MAX_FILE_BYTES = 1 << 30;
+
 // sharp also reads SVG, PDF, raw camera files and more where libvips has loaders; we accept only formats a user would
 // reasonably hand us as a picture, so a stray SVG or PDF is refused with a clear message instead of being rendered.
 const SUPPORTED_FORMATS = new Set(['png', 'jpeg', 'webp', 'gif', 'tiff', 'heif']);
 const SUPPORTED_LIST = 'PNG, JPEG, WebP, GIF, TIFF, AVIF';
 
-class ImageLoadError extends Error {
-  override name = 'ImageLoadError';
-}
+export class ImageLoadError extends ScreenAskError {}
 
 /**
  * Decodes an image file (or its bytes) to 8-bit RGB the way the Python processors see it: EXIF orientation applied,
@@ -42,7 +44,7 @@ export async function loadImage(source: string | Uint8Array, options: LoadImageO
   const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
 
   const bytes = typeof source === 'string' ? await readBytes(source, fail) : source;
-  if (bytes.byteLength === 0) fail('the file is empty');
+  if (bytes.byteLength === 0) fail(typeof source === 'string' ? 'the file is empty' : 'the buffer is empty');
 
   // 'error' aborts on corrupt or truncated pixel data but tolerates the benign warnings many camera JPEGs trigger.
   const input = () => sharp(bytes, { failOn: 'error', limitInputPixels: false, autoOrient: true });
@@ -55,6 +57,9 @@ export async function loadImage(source: string | Uint8Array, options: LoadImageO
   }
   if (!meta.format || !SUPPORTED_FORMATS.has(meta.format)) {
     fail(`not a supported image format (${SUPPORTED_LIST})${meta.format ? `; got ${meta.format.toUpperCase()}` : ''}`);
+  }
+  if (meta.format === 'heif' && meta.compression !== 'av1') {
+    fail('HEIC (HEVC-coded HEIF) is not supported by our decoder; convert it to PNG, JPEG or AVIF');
   }
   const width = meta.width ?? 0;
   const height = meta.height ?? 0;
@@ -84,11 +89,16 @@ export async function loadImage(source: string | Uint8Array, options: LoadImageO
 
 async function readBytes(path: string, fail: (problem: string) => never): Promise<Uint8Array> {
   try {
+    const info = await stat(path);
+    if (info.isDirectory()) return fail('it is a directory, not a file');
+    if (info.size > MAX_FILE_BYTES) {
+      return fail(`the file is ${(info.size / 2 ** 20).toFixed(0)} MiB, too large for an image`);
+    }
     return await readFile(path);
   } catch (err) {
+    if (err instanceof ImageLoadError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return fail('no such file');
-    if (code === 'EISDIR') return fail('it is a directory, not a file');
+    if (code === 'ENOENT' || code === 'ENOTDIR') return fail('no such file');
     if (code === 'EACCES' || code === 'EPERM') return fail('permission denied');
     return fail(`the file could not be read (${code ?? firstLine(err)})`);
   }
@@ -99,9 +109,6 @@ function describeSharpError(err: unknown, stage: 'header' | 'pixels'): string {
   const raw = firstLine(err);
   if (/unsupported image format/i.test(raw)) return `not a supported image format (${SUPPORTED_LIST})`;
   if (/pixel limit/i.test(raw)) return 'the image is too large';
-  if (/heif|hevc|compression format has not been built in/i.test(raw)) {
-    return `HEIC/HEIF images are not supported, only AVIF (decoder: ${raw})`;
-  }
   if (/corrupt header/i.test(raw)) return 'the image header is corrupt or truncated';
   if (/premature|truncat|end of (file|data)|read error|unexpected end|out of data|not enough data/i.test(raw)) {
     return `the file is truncated or corrupt (decoder: ${raw})`;

@@ -73,7 +73,8 @@ async function sharpReduce(image: RgbImage, width: number, height: number, def: 
     .raw()
     .toBuffer({ resolveWithObject: true });
   if (info.width !== width || info.height !== height || info.channels !== 3) {
-    throw new Error(`sharp resized to ${info.width}×${info.height}×${info.channels}, expected ${width}×${height}×3`);
+    const got = `${info.width}×${info.height}×${info.channels}`;
+    throw new Error(`sharp resized to ${got}, expected ${width}×${height}×3`);
   }
   return { data, width, height };
 }
@@ -116,8 +117,16 @@ function enlargeHorizontally(img: RgbImage, width: number, def: FilterDef): RgbI
       const p0 = row + offs[t]!, p1 = row + offs[t + 1]!, p2 = row + offs[t + 2]!, p3 = row + offs[t + 3]!;
       const p4 = row + offs[t + 4]!, p5 = row + offs[t + 5]!, p6 = row + offs[t + 6]!;
       const k0 = k[t]!, k1 = k[t + 1]!, k2 = k[t + 2]!, k3 = k[t + 3]!, k4 = k[t + 4]!, k5 = k[t + 5]!, k6 = k[t + 6]!;
+      // Channels written out by hand: ~15% faster than an inner loop over c.
       out[o++] = clip8(
-        HALF + src[p0]! * k0 + src[p1]! * k1 + src[p2]! * k2 + src[p3]! * k3 + src[p4]! * k4 + src[p5]! * k5 + src[p6]! * k6,
+        HALF +
+          src[p0]! * k0 +
+          src[p1]! * k1 +
+          src[p2]! * k2 +
+          src[p3]! * k3 +
+          src[p4]! * k4 +
+          src[p5]! * k5 +
+          src[p6]! * k6,
       );
       out[o++] = clip8(
         HALF +

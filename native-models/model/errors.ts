@@ -3,7 +3,7 @@
  * `message` alone for these; anything else is a bug and keeps its stack.
  */
 export class ScreenAskError extends Error {
-  override readonly name = 'ScreenAskError';
+  override name = 'ScreenAskError';
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
   }

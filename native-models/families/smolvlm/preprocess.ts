@@ -11,8 +11,10 @@
  * We follow Python, because the weights learned its pixel statistics: the global / low-detail frame is a ~4×
  * reduction, and bilinear without antialiasing turns thin text strokes into aliasing noise training never showed.
  * Resizes go through `resizeLikePillow` (bit-identical to Pillow on enlarged axes, sharp within ~0.1/255 on reduced
- * ones). Measured against a Pillow run of the Python steps on screenshots: tiles bit-identical, global / low frames
- * mean |Δ| ≤ 0.003 (max 0.2) in normalised units; transformers.js is 0.01–0.05 (max 1.4) from the same reference.
+ * ones). Measured against the Python processor's steps replayed with Pillow 12.3 on 11 screenshots / photos / noise
+ * images: tiles cut from enlarged images bit-identical (whole tensors mean |Δ| ≤ 0.0005), global and low-detail
+ * frames mean |Δ| ≤ 0.0065, max 0.24 (normalised units; 1/255 = 0.0078); transformers.js is 0.003–0.065, max 1.7,
+ * from the same reference.
  * Geometry follows Python too; it equals transformers.js for every size except rare ones where the two short-side
  * roundings land on opposite sides of a multiple of S (~100 of the 16.7 M sizes up to 4096², e.g. 1026×770: Python
  * 3×4 tiles, transformers.js 4×4) and extreme aspect ratios where transformers.js computes a 0-px side and fails.
@@ -203,7 +205,8 @@ export async function preprocessIdefics3(
   detail: Idefics3Detail,
 ): Promise<Idefics3ImageInput> {
   if (image.width <= 0 || image.height <= 0 || image.data.length !== image.width * image.height * 3) {
-    throw new Error(`preprocessIdefics3: expected ${image.width}×${image.height} RGB pixels, got ${image.data.length} bytes`);
+    const expected = `${image.width}×${image.height} RGB pixels`;
+    throw new Error(`preprocessIdefics3: expected ${expected}, got ${image.data.length} bytes`);
   }
   const layout = idefics3Layout(image.width, image.height, config, detail);
   const S = layout.frameSize;
@@ -244,8 +247,8 @@ export async function preprocessIdefics3(
 
 /**
  * A single frame that Python makes by enlarging to the 2048 edge and then reducing to S×S can come straight from the
- * original with one reduction: Lanczos interpolates, so enlarge-then-reduce ≈ reduce (measured on screenshots: mean
- * |Δ| from Python 0.13 → 0.4–0.6 of 255, max 25/255), and it skips the enlargement, which is ~90% of low-detail time
+ * original with one reduction: Lanczos interpolates, so enlarge-then-reduce ≈ reduce (measured on screenshots:
+ * mean |Δ| from Python 0.13 → 0.4–0.6 of 255, max 25/255), and it skips the enlargement, ~90% of low-detail time
  * (110 → 7 ms for 1920×1080). Tiles never take this path: they are cut from the enlarged image itself.
  */
 function skipsEnlargement(image: RgbImage, layout: Idefics3Layout): boolean {
