@@ -31,6 +31,10 @@ export class Model {
   get provider(): Exclude<Device, 'auto'> {
     return this.loaded.graphs.provider;
   }
+  /** The id that stands for one image feature row in prompts. */
+  get imageTokenId(): number {
+    return this.loaded.family.imageTokenId;
+  }
   get warnings(): readonly string[] {
     return this.loaded.warnings;
   }

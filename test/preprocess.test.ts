@@ -15,24 +15,10 @@ import {
 } from '../native-models/families/smolvlm/preprocess.js';
 import { loadImage, type RgbImage } from '../native-models/image/load-image.js';
 import { resizeLikePillow, type PillowFilter } from '../native-models/image/resize.js';
+import { idefics3PreprocessorConfig } from './fixtures/smolvlm/json-files.js';
 
 /** HuggingFaceTB/SmolVLM-256M-Instruct's preprocessor_config.json. */
-const SMOLVLM_CONFIG = {
-  do_convert_rgb: true,
-  do_image_splitting: true,
-  do_normalize: true,
-  do_pad: true,
-  do_rescale: true,
-  do_resize: true,
-  image_mean: [0.5, 0.5, 0.5],
-  image_processor_type: 'Idefics3ImageProcessor',
-  image_std: [0.5, 0.5, 0.5],
-  max_image_size: { longest_edge: 512 },
-  processor_class: 'Idefics3Processor',
-  resample: 1,
-  rescale_factor: 0.00392156862745098,
-  size: { longest_edge: 2048 },
-};
+const SMOLVLM_CONFIG = idefics3PreprocessorConfig(512);
 
 // ---------------------------------------------------------------------------------------------------------------
 // Deterministic synthetic images (no fonts, no RNG state shared between tests)

@@ -14,7 +14,7 @@ export interface TextTokenizer {
    * its Idefics3 processor does (identical for SmolVLM, whose ByteLevel post-processor adds nothing).
    */
   encode(text: string, opts?: { addSpecialTokens?: boolean }): number[];
-  /** Text of `ids`; with `skipSpecialTokens`, special tokens are left out. Throws on an id the tokenizer lacks. */
+  /** Text of `ids`; with `skipSpecialTokens`, special tokens are left out. Ids the tokenizer lacks have no text. */
   decode(ids: readonly number[], opts?: { skipSpecialTokens?: boolean }): string;
   /** Id of one token (regular or added), e.g. `idOf('<image>')`. */
   idOf(token: string): number | undefined;
@@ -123,14 +123,11 @@ class HfTextTokenizer implements TextTokenizer {
   }
 
   decode(ids: readonly number[], opts: { skipSpecialTokens?: boolean } = {}): string {
-    if (ids.length === 0) return ''; // the library throws on an empty list
-    for (const id of ids) {
-      // The library would silently map an unknown id to the (often absent) unk token and then fail obscurely.
-      if (!Number.isInteger(id) || this.tokenizer.id_to_token(id) === undefined) {
-        throw new ScreenAskError(`Token id ${id} is not in the tokenizer's vocabulary (size ${this.vocabSize}).`);
-      }
-    }
-    return this.tokenizer.decode([...ids], { skip_special_tokens: opts.skipSpecialTokens ?? false });
+    // LM heads are often padded past the tokenizer (SmolVLM: 49,280 rows), so a model can emit ids with no text.
+    // They decode to nothing; the library would map them to the (often absent) unk token and fail obscurely.
+    const known = ids.filter((id) => Number.isInteger(id) && this.tokenizer.id_to_token(id) !== undefined);
+    if (known.length === 0) return ''; // the library throws on an empty list
+    return this.tokenizer.decode(known, { skip_special_tokens: opts.skipSpecialTokens ?? false });
   }
 
   idOf(token: string): number | undefined {
