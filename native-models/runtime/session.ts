@@ -11,20 +11,14 @@ export interface SessionSettings {
   readonly threads?: number;
 }
 
-/** What actually ran, with the reason when `auto` had to fall back. */
-export interface ProviderChoice {
-  readonly provider: Exclude<Device, 'auto'>;
-  readonly fallbackReason?: string;
-}
-
 /** The GPU providers worth trying first on each platform, best first (see the runtime notes). */
 function autoCandidates(): Exclude<Device, 'auto' | 'cpu'>[] {
   const bundled = new Set(
     ort.listSupportedBackends?.().filter((b) => b.bundled).map((b) => b.name) ?? [],
   );
+  // Linux: CUDA needs onnxruntime-node's optional download and WebGPU a Vulkan driver; both are opt-in there.
   const wanted: Exclude<Device, 'auto' | 'cpu'>[] =
-    process.platform === 'win32' ? ['dml', 'webgpu'] : process.platform === 'darwin' ? ['coreml', 'webgpu'] : ['cuda'];
-  // WebGPU on Linux needs a Vulkan driver and often finds none on servers; it is opt-in there.
+    process.platform === 'win32' ? ['dml', 'webgpu'] : process.platform === 'darwin' ? ['coreml', 'webgpu'] : [];
   return wanted.filter((name) => bundled.has(name));
 }
 
