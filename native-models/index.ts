@@ -35,6 +35,10 @@ export class Model {
   get imageTokenId(): number {
     return this.loaded.family.imageTokenId;
   }
+  /** Load-time decoder rewrites applied (e.g. `new-kv-outputs`, `last-row-logits`) and those skipped, with why. */
+  get decoderRewrites(): { readonly applied: readonly string[]; readonly skipped: readonly string[] } {
+    return this.loaded.graphs.rewrites;
+  }
   get warnings(): readonly string[] {
     return this.loaded.warnings;
   }

@@ -16,12 +16,10 @@ export async function runDecoder(
   cache: KvCache,
 ): Promise<Float32Array> {
   const { signature, hiddenSize } = graphs;
-  const total = cache.length + count;
   const feeds: Record<string, ort.Tensor> = {
     inputs_embeds: floatTensor(signature.embedsType, embeds, [1, count, hiddenSize]),
-    attention_mask: new ort.Tensor('int64', new BigInt64Array(total).fill(1n), [1, total]),
     position_ids: positionIds,
-    ...cache.feeds(),
+    ...cache.feeds(count),
   };
   // Only the last row is ever sampled: keeping one avoids a [1, S, vocab] float32 output at prefill.
   if (signature.hasNumLogitsToKeep) feeds.num_logits_to_keep = int64Scalar(1);

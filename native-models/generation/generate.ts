@@ -3,7 +3,7 @@ import type { ModelGraphs } from '../model/graphs.js';
 import type { FloatData } from '../runtime/tensors.js';
 import { runDecoder } from './decoder-step.js';
 import { concatFloats, embedTokens } from './embeddings.js';
-import { KvCache } from './kv-cache.js';
+import { createKvCache } from './kv-cache.js';
 import { sampleToken, seededRandom } from './sampler.js';
 import type { GenerationSettings } from './settings.js';
 
@@ -48,7 +48,7 @@ export async function* generate(
   const random = seededRandom(settings.seed);
   const ids = [...prompt.ids];
   const seen = new Set(ids);
-  const cache = new KvCache(graphs.signature);
+  const cache = createKvCache(graphs.signature);
   const generated: number[] = [];
   let sequenceEmbeds = prompt.embeds;
 

@@ -1,12 +1,31 @@
-import type ort from 'onnxruntime-node';
+import ort from 'onnxruntime-node';
 import type { DecoderSignature } from '../runtime/decoder-signature.js';
-import { emptyFloats, floatTensor } from '../runtime/tensors.js';
+import { emptyFloats, floatTensor, type FloatData } from '../runtime/tensors.js';
 
 /**
- * The KV cache of one sequence: the decoder's present.* outputs of one call become the past_key_values.* inputs of
- * the next. It owns the tensors and knows how many tokens they hold.
+ * The KV cache of one sequence. It knows how many tokens it holds, supplies the decoder's past_key_values.* and
+ * attention_mask inputs for the next call, and takes the decoder's K/V outputs after it.
  */
-export class KvCache {
+export interface KvCache {
+  readonly length: number;
+  feeds(newTokens: number): Record<string, ort.Tensor>;
+  absorb(outputs: Record<string, ort.Tensor>, newTokens: number): void;
+  clear(): void;
+}
+
+export function createKvCache(signature: DecoderSignature): KvCache {
+  return signature.kvOutputs === 'new-only' ? new HostKvCache(signature) : new PresentKvCache(signature);
+}
+
+function onesMask(length: number): ort.Tensor {
+  return new ort.Tensor('int64', new BigInt64Array(length).fill(1n), [1, length]);
+}
+
+/**
+ * For stock graphs: each call's present.* outputs (past + new, freshly copied out by the runtime) become the next
+ * call's past inputs. Simple, and what every other runtime does; it moves the whole cache twice per token.
+ */
+class PresentKvCache implements KvCache {
   private past: Record<string, ort.Tensor> = {};
   private held = 0;
 
@@ -14,7 +33,6 @@ export class KvCache {
     this.clear();
   }
 
-  /** Tokens the cache holds. */
   get length(): number {
     return this.held;
   }
@@ -30,16 +48,102 @@ export class KvCache {
     this.held = 0;
   }
 
-  feeds(): Record<string, ort.Tensor> {
-    return this.past;
+  feeds(newTokens: number): Record<string, ort.Tensor> {
+    return { ...this.past, attention_mask: onesMask(this.held + newTokens) };
   }
 
-  /** Takes the decoder's present.* outputs, which hold the past plus the `added` tokens just run. */
-  absorb(outputs: Record<string, ort.Tensor>, added: number): void {
-    for (const { past, present } of this.signature.layers) {
-      this.past[past.key] = outputs[present.key]!;
-      this.past[past.value] = outputs[present.value]!;
+  absorb(outputs: Record<string, ort.Tensor>, newTokens: number): void {
+    for (const { past, output } of this.signature.layers) {
+      this.past[past.key] = outputs[output.key]!;
+      this.past[past.value] = outputs[output.value]!;
     }
-    this.held += added;
+    this.held += newTokens;
+  }
+}
+
+/** Slots are added in blocks: few reallocations, and at most one block of masked slots for the graph to skip. */
+const block = 128;
+
+/**
+ * For graphs rewritten to return only the new tokens' K/V: the cache lives in host buffers of a fixed capacity,
+ * [1, kv_heads, capacity, head_dim] per layer, which the runtime reads in place (no copy on input). New rows are
+ * written into their slots; slots not yet used are masked out by attention_mask, so the graph's arithmetic is that of
+ * the stock export.
+ */
+class HostKvCache implements KvCache {
+  private buffers: FloatData[] = []; // key and value of each layer, in turn
+  private capacity = 0;
+  private held = 0;
+
+  constructor(private readonly signature: DecoderSignature) {}
+
+  get length(): number {
+    return this.held;
+  }
+
+  clear(): void {
+    this.buffers = [];
+    this.capacity = 0;
+    this.held = 0;
+  }
+
+  feeds(newTokens: number): Record<string, ort.Tensor> {
+    const { kvType, kvHeads, headDim, layers } = this.signature;
+    const feeds: Record<string, ort.Tensor> = {};
+    layers.forEach(({ past }, i) => {
+      const dims = [1, kvHeads, this.capacity, headDim];
+      feeds[past.key] = floatTensor(kvType, this.buffers[2 * i] ?? emptyFloats(kvType, 0), dims);
+      feeds[past.value] = floatTensor(kvType, this.buffers[2 * i + 1] ?? emptyFloats(kvType, 0), dims);
+    });
+    const mask = new BigInt64Array(this.capacity + newTokens);
+    mask.fill(1n, 0, this.held);
+    mask.fill(1n, this.capacity);
+    feeds.attention_mask = new ort.Tensor('int64', mask, [1, mask.length]);
+    return feeds;
+  }
+
+  absorb(outputs: Record<string, ort.Tensor>, newTokens: number): void {
+    this.reserve(this.held + newTokens);
+    const { kvHeads, headDim, layers } = this.signature;
+    const row = headDim;
+    layers.forEach(({ output }, i) => {
+      for (const [slot, name] of [
+        [2 * i, output.key],
+        [2 * i + 1, output.value],
+      ] as const) {
+        const fresh = outputs[name]!.data as FloatData; // [1, kv_heads, newTokens, head_dim]
+        const buffer = this.buffers[slot]!;
+        for (let h = 0; h < kvHeads; h++) {
+          buffer.set(
+            fresh.subarray(h * newTokens * row, (h + 1) * newTokens * row),
+            (h * this.capacity + this.held) * row,
+          );
+        }
+      }
+    });
+    this.held += newTokens;
+  }
+
+  /** Grows every layer's buffers to hold `tokens`, moving the rows already held. */
+  private reserve(tokens: number): void {
+    if (tokens <= this.capacity) return;
+    const { kvType, kvHeads, headDim, layers } = this.signature;
+    const capacity = Math.ceil(tokens / block) * block;
+    const grown: FloatData[] = [];
+    for (let slot = 0; slot < 2 * layers.length; slot++) {
+      const next = emptyFloats(kvType, kvHeads * capacity * headDim);
+      const old = this.buffers[slot];
+      if (old) {
+        for (let h = 0; h < kvHeads; h++) {
+          next.set(
+            old.subarray(h * this.capacity * headDim, (h * this.capacity + this.held) * headDim),
+            h * capacity * headDim,
+          );
+        }
+      }
+      grown.push(next);
+    }
+    this.buffers = grown;
+    this.capacity = capacity;
   }
 }

@@ -13,6 +13,11 @@ export interface LoadOptions {
   readonly device?: Device;
   /** Intra-op threads; defaults to the physical core count. */
   readonly threads?: number;
+  /**
+   * Rewrite the decoder at load time so it returns only new K/V and last-row logits (on by default; the arithmetic is
+   * the stock graph's). Off runs the export exactly as shipped, for comparison.
+   */
+  readonly rewriteDecoder?: boolean;
 }
 
 /** A model ready to answer: sessions, tokenizer and family. Immutable once loaded; answers keep their own state. */
@@ -55,6 +60,7 @@ export async function openModel(dir: string, options: LoadOptions = {}): Promise
     files,
     { device, ...(options.threads ? { threads: options.threads } : {}) },
     textDims(configs.config),
+    { rewriteDecoder: options.rewriteDecoder ?? true },
   );
   const warnings = graphs.fallbackReason
     ? [`No GPU execution provider could run this model (${graphs.fallbackReason}); running on the CPU.`]

@@ -8,7 +8,10 @@ import type { FloatType } from './tensors.js';
  * between exports (float16 KV for fp16/q4f16, optional num_logits_to_keep, 2-D or 3-D position_ids).
  */
 export interface DecoderSignature {
-  readonly layers: readonly { past: { key: string; value: string }; present: { key: string; value: string } }[];
+  /** Per layer: the past inputs, and the outputs that carry K/V back. */
+  readonly layers: readonly { past: { key: string; value: string }; output: { key: string; value: string } }[];
+  /** `present`: outputs hold past + new (stock graphs); `new-only`: just the new tokens (rewritten graphs). */
+  readonly kvOutputs: 'present' | 'new-only';
   readonly kvType: FloatType;
   readonly kvHeads: number;
   readonly headDim: number;
@@ -39,7 +42,11 @@ function dim(meta: ort.InferenceSession.TensorValueMetadata, index: number, fall
   return typeof value === 'number' && value > 0 ? value : fallback;
 }
 
-export function readDecoderSignature(session: ort.InferenceSession, dims: TextDims): DecoderSignature {
+export function readDecoderSignature(
+  session: ort.InferenceSession,
+  dims: TextDims,
+  newKvOutputs?: readonly { key: string; value: string }[],
+): DecoderSignature {
   const graph = 'decoder_model_merged';
   const inputs = session.inputMetadata;
   const outputs = session.outputMetadata;
@@ -47,10 +54,10 @@ export function readDecoderSignature(session: ort.InferenceSession, dims: TextDi
   for (let i = 0; inputs.some((m) => m.name === `past_key_values.${i}.key`); i++) {
     const layer = {
       past: { key: `past_key_values.${i}.key`, value: `past_key_values.${i}.value` },
-      present: { key: `present.${i}.key`, value: `present.${i}.value` },
+      output: newKvOutputs?.[i] ?? { key: `present.${i}.key`, value: `present.${i}.value` },
     };
     for (const name of [layer.past.key, layer.past.value]) tensorMeta(inputs, name, graph);
-    for (const name of [layer.present.key, layer.present.value]) tensorMeta(outputs, name, graph);
+    for (const name of [layer.output.key, layer.output.value]) tensorMeta(outputs, name, graph);
     layers.push(layer);
   }
   if (layers.length !== dims.layers) {
@@ -64,6 +71,7 @@ export function readDecoderSignature(session: ort.InferenceSession, dims: TextDi
   const position = tensorMeta(inputs, 'position_ids', graph);
   return {
     layers,
+    kvOutputs: newKvOutputs ? 'new-only' : 'present',
     kvType: floatType(pastKey, graph),
     kvHeads: dim(pastKey, 1, dims.kvHeads),
     headDim: dim(pastKey, 3, dims.headDim),

@@ -38,8 +38,14 @@ export interface LoadedSession {
   readonly provider: Exclude<Device, 'auto'>;
 }
 
-async function create(file: string, provider: Exclude<Device, 'auto'>, threads: number): Promise<ort.InferenceSession> {
-  return ort.InferenceSession.create(file, sessionOptions(provider, threads));
+async function create(
+  model: string | Uint8Array,
+  provider: Exclude<Device, 'auto'>,
+  threads: number,
+): Promise<ort.InferenceSession> {
+  return typeof model === 'string'
+    ? ort.InferenceSession.create(model, sessionOptions(provider, threads))
+    : ort.InferenceSession.create(model, sessionOptions(provider, threads));
 }
 
 /**
@@ -49,6 +55,8 @@ async function create(file: string, provider: Exclude<Device, 'auto'>, threads: 
 export async function openSession(
   file: string,
   settings: SessionSettings,
+  /** The graph's bytes when they differ from the file's (a rewritten graph); errors still name the file. */
+  model: string | Uint8Array = file,
 ): Promise<LoadedSession & { fallbackReason?: string }> {
   const threads = settings.threads ?? physicalCores();
   const label = path.join(path.basename(path.dirname(file)), path.basename(file));
@@ -56,7 +64,7 @@ export async function openSession(
   const failures: string[] = [];
   for (const provider of candidates) {
     try {
-      const session = await create(file, provider, threads);
+      const session = await create(model, provider, threads);
       return failures.length ? { session, provider, fallbackReason: failures.join('; ') } : { session, provider };
     } catch (error) {
       const reason = firstLine(error);

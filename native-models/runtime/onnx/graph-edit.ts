@@ -1,0 +1,93 @@
+import { GraphField, ModelField, NodeField, TensorField, ValueInfoField, type GraphView } from './graph-view.js';
+import { fields, MessageWriter, WireType } from './wire.js';
+
+const onnxInt64 = 7;
+const onnxFloat = 1;
+
+export interface NewNode {
+  readonly opType: string;
+  readonly inputs: readonly string[];
+  readonly outputs: readonly string[];
+  readonly name: string;
+}
+
+export interface Int64Initializer {
+  readonly name: string;
+  readonly values: readonly bigint[];
+}
+
+/** What an edit changes; everything else is copied through byte for byte. */
+export interface GraphEdits {
+  /** Graph outputs to replace: old name → new output tensor (typed with the given ONNX element type). */
+  readonly outputs?: ReadonlyMap<string, { name: string; elemType: number }>;
+  /** Node index → its new input list. */
+  readonly nodeInputs?: ReadonlyMap<number, readonly string[]>;
+  readonly addNodes?: readonly NewNode[];
+  readonly addInitializers?: readonly Int64Initializer[];
+}
+
+export const elemTypes = { float: onnxFloat, float16: 10, int64: onnxInt64 } as const;
+
+function valueInfo(name: string, elemType: number): MessageWriter {
+  // TypeProto { tensor_type { elem_type } }, no shape: the runtime infers it.
+  const tensorType = new MessageWriter().varint(1, elemType);
+  return new MessageWriter().string(ValueInfoField.name, name).bytes(ValueInfoField.type, new MessageWriter().bytes(1, tensorType));
+}
+
+function int64Tensor({ name, values }: Int64Initializer): MessageWriter {
+  const raw = new Uint8Array(new BigInt64Array(values).buffer);
+  return new MessageWriter()
+    .varint(TensorField.dims, values.length)
+    .varint(TensorField.dataType, onnxInt64)
+    .string(TensorField.name, name)
+    .bytes(TensorField.rawData, raw);
+}
+
+function nodeMessage(node: NewNode): MessageWriter {
+  const message = new MessageWriter();
+  for (const input of node.inputs) message.string(NodeField.input, input);
+  for (const output of node.outputs) message.string(NodeField.output, output);
+  return message.string(NodeField.name, node.name).string(NodeField.opType, node.opType);
+}
+
+/** A node with new inputs: its other fields (attributes, domain, name) are kept as they were. */
+function rewiredNode(model: Uint8Array, start: number, end: number, inputs: readonly string[]): MessageWriter {
+  const message = new MessageWriter();
+  for (const input of inputs) message.string(NodeField.input, input);
+  for (const f of fields(model, start, end)) {
+    if (f.number !== NodeField.input) message.raw(model.subarray(f.start, f.end));
+  }
+  return message;
+}
+
+/** A new model with the edits applied. New nodes are appended after the existing ones (ONNX needs no order). */
+export function editGraph(view: GraphView, edits: GraphEdits): Uint8Array {
+  const { model, graphField } = view;
+  const graph = new MessageWriter();
+  let nodeIndex = 0;
+  for (const f of fields(model, graphField.valueStart, graphField.end)) {
+    if (f.number === GraphField.node && f.wireType === WireType.Bytes) {
+      const inputs = edits.nodeInputs?.get(nodeIndex++);
+      if (inputs) graph.bytes(GraphField.node, rewiredNode(model, f.valueStart, f.end, inputs));
+      else graph.raw(model.subarray(f.start, f.end));
+      continue;
+    }
+    if (f.number === GraphField.output && f.wireType === WireType.Bytes) {
+      const name = view.outputs.find((o) => o.field.start === f.start)?.name ?? '';
+      const replacement = edits.outputs?.get(name);
+      if (replacement) graph.bytes(GraphField.output, valueInfo(replacement.name, replacement.elemType));
+      else graph.raw(model.subarray(f.start, f.end));
+      continue;
+    }
+    graph.raw(model.subarray(f.start, f.end));
+  }
+  for (const node of edits.addNodes ?? []) graph.bytes(GraphField.node, nodeMessage(node));
+  for (const init of edits.addInitializers ?? []) graph.bytes(GraphField.initializer, int64Tensor(init));
+
+  const out = new MessageWriter();
+  for (const f of fields(model)) {
+    if (f.number === ModelField.graph && f.start === graphField.start) out.bytes(ModelField.graph, graph);
+    else out.raw(model.subarray(f.start, f.end));
+  }
+  return out.toBytes();
+}

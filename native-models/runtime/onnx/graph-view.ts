@@ -1,0 +1,99 @@
+import { fields, fieldString, WireType, type Field } from './wire.js';
+
+// ONNX field numbers (onnx.proto3), for the messages an edit reads.
+export const ModelField = { graph: 7 } as const;
+export const GraphField = { node: 1, initializer: 5, input: 11, output: 12 } as const;
+export const NodeField = { input: 1, output: 2, name: 3, opType: 4, attribute: 5, domain: 7 } as const;
+export const TensorField = { dims: 1, dataType: 2, name: 8, rawData: 9, dataLocation: 14 } as const;
+export const ValueInfoField = { name: 1, type: 2 } as const;
+
+export interface GraphNode {
+  readonly index: number;
+  readonly opType: string;
+  readonly domain: string;
+  readonly inputs: readonly string[];
+  readonly outputs: readonly string[];
+  readonly field: Field;
+}
+
+export interface GraphValue {
+  readonly name: string;
+  /** ONNX element type of a tensor value (1 float, 10 float16, 7 int64…); 0 when not declared. */
+  readonly elemType: number;
+  readonly field: Field;
+}
+
+/** A read-only index of a model's main graph: nodes, graph inputs/outputs, initializer names. Weights are not read. */
+export interface GraphView {
+  readonly model: Uint8Array;
+  readonly graphField: Field;
+  readonly nodes: readonly GraphNode[];
+  readonly inputs: readonly GraphValue[];
+  readonly outputs: readonly GraphValue[];
+  readonly initializers: ReadonlySet<string>;
+  /** Some weights live in separate files, found relative to the model file's folder. */
+  readonly hasExternalData: boolean;
+  /** The node that produces each tensor. */
+  readonly producers: ReadonlyMap<string, GraphNode>;
+}
+
+function readNode(buf: Uint8Array, field: Field, index: number): GraphNode {
+  const inputs: string[] = [];
+  const outputs: string[] = [];
+  let opType = '';
+  let domain = '';
+  for (const f of fields(buf, field.valueStart, field.end)) {
+    if (f.wireType !== WireType.Bytes) continue;
+    if (f.number === NodeField.input) inputs.push(fieldString(buf, f));
+    else if (f.number === NodeField.output) outputs.push(fieldString(buf, f));
+    else if (f.number === NodeField.opType) opType = fieldString(buf, f);
+    else if (f.number === NodeField.domain) domain = fieldString(buf, f);
+  }
+  return { index, opType, domain, inputs, outputs, field };
+}
+
+/** ValueInfoProto → TypeProto (2) → tensor_type (1) → elem_type (1). */
+function readValue(buf: Uint8Array, field: Field): GraphValue {
+  let name = '';
+  let elemType = 0;
+  for (const f of fields(buf, field.valueStart, field.end)) {
+    if (f.number === ValueInfoField.name && f.wireType === WireType.Bytes) name = fieldString(buf, f);
+    if (f.number !== ValueInfoField.type || f.wireType !== WireType.Bytes) continue;
+    for (const t of fields(buf, f.valueStart, f.end)) {
+      if (t.number !== 1 || t.wireType !== WireType.Bytes) continue;
+      for (const e of fields(buf, t.valueStart, t.end)) if (e.number === 1 && e.wireType === WireType.Varint) elemType = e.varint;
+    }
+  }
+  return { name, elemType, field };
+}
+
+export function readGraph(model: Uint8Array): GraphView {
+  let graphField: Field | undefined;
+  for (const f of fields(model)) if (f.number === ModelField.graph && f.wireType === WireType.Bytes) graphField = f;
+  if (!graphField) throw new Error('the file holds no ONNX graph');
+  const nodes: GraphNode[] = [];
+  const inputs: GraphValue[] = [];
+  const outputs: GraphValue[] = [];
+  const initializers = new Set<string>();
+  let hasExternalData = false;
+  for (const f of fields(model, graphField.valueStart, graphField.end)) {
+    if (f.wireType !== WireType.Bytes) continue;
+    if (f.number === GraphField.node) nodes.push(readNode(model, f, nodes.length));
+    else if (f.number === GraphField.initializer) {
+      for (const t of fields(model, f.valueStart, f.end)) {
+        if (t.number === TensorField.name && t.wireType === WireType.Bytes) initializers.add(fieldString(model, t));
+        if (t.number === TensorField.dataLocation && t.varint === 1) hasExternalData = true;
+      }
+    }
+    else if (f.number === GraphField.input) inputs.push(readValue(model, f));
+    else if (f.number === GraphField.output) outputs.push(readValue(model, f));
+  }
+  const producers = new Map<string, GraphNode>();
+  for (const node of nodes) for (const output of node.outputs) producers.set(output, node);
+  return { model, graphField, nodes, inputs, outputs, initializers, hasExternalData, producers };
+}
+
+/** True for tensors fixed at load time: initializers and Constant outputs. */
+export function isConstant(view: GraphView, tensor: string): boolean {
+  return view.initializers.has(tensor) || view.producers.get(tensor)?.opType === 'Constant';
+}
