@@ -35,13 +35,17 @@ async function openDecoder(file: string, settings: SessionSettings, dims: TextDi
   if (!rewrite) return { ...(await openSession(file, settings)), rewrites: { applied: [], skipped: ['turned off'] } };
   let result;
   try {
-    result = rewriteDecoder(await readFile(file), { layers: dims.layers });
+    result = rewriteDecoder(await readFile(file), { layers: dims.layers, attentionHeads: dims.attentionHeads, kvHeads: dims.kvHeads });
   } catch (error) {
     // An unreadable graph: let the runtime open the original, which reports a damaged file in its own words.
     const reason = `cannot parse the graph (${(error as Error).message})`;
     return { ...(await openSession(file, settings)), rewrites: { applied: [], skipped: [reason] } };
   }
-  const applied = [...(result.newKv ? ['new-kv-outputs'] : []), ...(result.lastRowLogits ? ['last-row-logits'] : [])];
+  const applied = [
+    ...(result.newKv ? ['new-kv-outputs'] : []),
+    ...(result.cacheReadInPlace ? ['cache-read-in-place'] : []),
+    ...(result.lastRowLogits ? ['last-row-logits'] : []),
+  ];
   let model: string | Uint8Array = result.model;
   if (result.hasExternalData && applied.length > 0) {
     const beside = path.join(path.dirname(file), `.screenask-${path.basename(file)}`);
@@ -53,7 +57,14 @@ async function openDecoder(file: string, settings: SessionSettings, dims: TextDi
       return { ...(await openSession(file, settings)), rewrites: { applied: [], skipped: [reason] } };
     }
   }
-  const opened = await openSession(file, settings, model);
+  let opened;
+  try {
+    opened = await openSession(file, settings, model);
+  } catch (error) {
+    // Never let an optimisation stop a model from running: the stock graph is always a valid fallback.
+    const reason = `the rewritten graph did not load (${(error as Error).message})`;
+    return { ...(await openSession(file, settings)), rewrites: { applied: [], skipped: [reason] } };
+  }
   return {
     ...opened,
     ...(result.newKv ? { newKv: result.newKv } : {}),

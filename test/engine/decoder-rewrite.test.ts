@@ -14,6 +14,8 @@ import { writeSmolVlmModel } from '../fixtures/smolvlm/generate.js';
 import { collectAnswer } from '../support/answers.js';
 import { writeScreenshotLike } from '../support/images.js';
 
+/** The tiny fixture's decoder: 2 layers, 4 query heads sharing 2 KV heads. */
+const tiny = { layers: 2, attentionHeads: 4, kvHeads: 2 };
 let root: string;
 let modelDir: string;
 let image: string;
@@ -42,7 +44,7 @@ async function tokens(dir: string, precision: Precision, rewrite: boolean, detai
 describe('decoder rewrite', () => {
   it('applies both rewrites to a stock export and says so', async () => {
     const { rewrites } = await tokens(modelDir, 'fp32', true, 'low', { maxNewTokens: 1 });
-    expect(rewrites.applied).toEqual(['new-kv-outputs', 'last-row-logits']);
+    expect(rewrites.applied).toEqual(['new-kv-outputs', 'cache-read-in-place', 'last-row-logits']);
     expect(rewrites.skipped).toEqual([]);
   });
 
@@ -62,7 +64,7 @@ describe('decoder rewrite', () => {
   it('q8: the sliced LM head quantises one row instead of all, so logits differ by rounding only', async () => {
     const file = path.join(modelDir, 'onnx', 'decoder_model_merged_quantized.onnx');
     const stock = await ort.InferenceSession.create(file);
-    const rewritten = await ort.InferenceSession.create(rewriteDecoder(await readFile(file), { layers: 2 }).model);
+    const rewritten = await ort.InferenceSession.create(rewriteDecoder(await readFile(file), tiny).model);
     const S = 7;
     const feeds: Record<string, ort.Tensor> = {
       inputs_embeds: new ort.Tensor('float32', Float32Array.from({ length: S * 64 }, (_, i) => Math.sin(i)), [1, S, 64]),
@@ -94,7 +96,7 @@ describe('decoder rewrite', () => {
     const dir = path.join(root, 'keep');
     await writeSmolVlmModel(dir, { seed: 21, precisions: ['fp32'], numLogitsToKeep: true });
     const bytes = await readFile(path.join(dir, 'onnx', 'decoder_model_merged.onnx'));
-    const result = rewriteDecoder(bytes, { layers: 2 });
+    const result = rewriteDecoder(bytes, tiny);
     expect(result.lastRowLogits).toBe(false);
     expect(result.newKv).toHaveLength(2);
   });
@@ -104,14 +106,14 @@ describe('decoder rewrite', () => {
     await writeSmolVlmModel(dir, { seed: 21, precisions: ['fp32'], externalData: true });
     const options = { maxNewTokens: 8, temperature: 0 };
     const rewritten = await tokens(dir, 'fp32', true, 'low', options);
-    expect(rewritten.rewrites.applied).toEqual(['new-kv-outputs', 'last-row-logits']);
+    expect(rewritten.rewrites.applied).toEqual(['new-kv-outputs', 'cache-read-in-place', 'last-row-logits']);
     expect(await readdir(path.join(dir, 'onnx'))).toContain('.screenask-decoder_model_merged.onnx');
     expect(rewritten.ids).toEqual((await tokens(modelDir, 'fp32', false, 'low', options)).ids);
   });
 
   it('skips what it cannot match, with the reason, and leaves the graph untouched', async () => {
     const bytes = await readFile(path.join(modelDir, 'onnx', 'embed_tokens.onnx'));
-    const result = rewriteDecoder(bytes, { layers: 2 });
+    const result = rewriteDecoder(bytes, tiny);
     expect(result.newKv).toBeUndefined();
     expect(result.lastRowLogits).toBe(false);
     expect(result.skipped.join(' ')).toMatch(/present\.0\.key is not a Concat/);
@@ -121,9 +123,14 @@ describe('decoder rewrite', () => {
   it('copies everything it does not edit byte for byte', async () => {
     const bytes = await readFile(path.join(modelDir, 'onnx', 'decoder_model_merged.onnx'));
     const before = readGraph(bytes);
-    const after = readGraph(rewriteDecoder(bytes, { layers: 2 }).model);
-    expect(after.initializers.size).toBe(before.initializers.size + 3); // the Slice's starts, ends and axes
-    expect(after.nodes).toHaveLength(before.nodes.length + 1);
+    const after = readGraph(rewriteDecoder(bytes, tiny).model);
+    // + the Slice's starts, ends and axes, and the attention rewrite's six shape constants.
+    expect(after.initializers.size).toBe(before.initializers.size + 9);
+    // + the Slice; per layer, 11 nodes (two Concats, two repeat chains, Transpose, two MatMuls) become 16.
+    expect(after.nodes).toHaveLength(before.nodes.length + 1 + 5 * tiny.layers);
+    // Nothing copies or repeats the cache any more.
+    expect(after.nodes.filter((n) => n.opType === 'Expand')).toHaveLength(0);
+    expect(after.nodes.filter((n) => n.outputs.some((o) => o.startsWith('present.')))).toHaveLength(0);
     expect(after.inputs.map((i) => i.name)).toEqual(before.inputs.map((i) => i.name));
     expect(after.outputs.map((o) => o.name)).not.toContain('present.0.key');
     expect(after.outputs[0]!.name).toBe('logits');

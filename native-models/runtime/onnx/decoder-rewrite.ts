@@ -9,6 +9,10 @@ import { isConstant, readGraph, type GraphNode, type GraphView } from './graph-v
  *   longer copied out to JavaScript on every step. The host keeps the cache and feeds it back in place.
  * - Last-row logits: when the graph has no num_logits_to_keep input, a Slice keeps only the last position before the
  *   LM head, so prefill no longer computes (and copies out) logits for every prompt position.
+ * - Attention straight from the cache: exports concatenate past and new K/V (a copy of the cache per layer and step),
+ *   then repeat each KV head for its group of query heads (Unsqueeze → Expand → Reshape, another copy, group-fold).
+ *   Grouping the query heads instead ([B, heads, S, d] → [B, kv_heads, group·S, d]) and attending to past and new
+ *   separately computes the same dot products with no copy of the cache at all.
  *
  * The arithmetic of the graph is untouched; each rewrite that does not find its pattern is skipped with a reason.
  */
@@ -18,6 +22,7 @@ export interface DecoderRewrite {
   /** Per layer, the output names carrying the new tokens' key and value; undefined when that rewrite was skipped. */
   readonly newKv: readonly { key: string; value: string }[] | undefined;
   readonly lastRowLogits: boolean;
+  readonly cacheReadInPlace: boolean;
   /** Why a rewrite was skipped (for diagnostics and stats). */
   readonly skipped: readonly string[];
 }
@@ -99,10 +104,111 @@ function lastRowEdits(view: GraphView): Pick<GraphEdits, 'nodeInputs' | 'addNode
   };
 }
 
-export function rewriteDecoder(
-  model: Uint8Array,
-  options: { layers: number },
-): DecoderRewrite {
+function single(view: GraphView, tensor: string, opType: string): GraphNode | undefined {
+  const readers = view.consumers.get(tensor) ?? [];
+  return readers.length === 1 && readers[0]!.opType === opType ? readers[0] : undefined;
+}
+
+const groupedShape = 'screenask_attention/grouped_shape';
+const headsShape = 'screenask_attention/heads_shape';
+const lengthAxis = 'screenask_attention/length_axis';
+const lastAxis = 'screenask_attention/last_axis';
+const zeroStart = 'screenask_attention/zero';
+const endOfAxis = 'screenask_attention/end';
+
+/**
+ * One layer's Concat → repeat → attend chains for key and value, replaced by attention over grouped query heads that
+ * reads the past and the new tokens separately: scores are [q·pastᵀ | q·newᵀ] (concatenated, small), and the context
+ * is probs[:, :past]·past_v + probs[:, past:]·new_v. The cache is never copied inside the graph.
+ */
+function splitGroupedAttention(view: GraphView, layer: number): { add: NewNode[]; remove: number[] } | string {
+  const chains = [];
+  for (const kind of ['key', 'value'] as const) {
+    const cache = throughIdentity(view, `present.${layer}.${kind}`);
+    const concat = view.producers.get(cache);
+    if (concat?.opType !== 'Concat') return `${cache} is not a Concat of past and new`;
+    const unsqueeze = single(view, cache, 'Unsqueeze');
+    const expand = unsqueeze && single(view, unsqueeze.outputs[0]!, 'Expand');
+    const reshape = expand && single(view, expand.outputs[0]!, 'Reshape');
+    if (!unsqueeze || !expand || !reshape) return `${cache} is not only repeated with Unsqueeze → Expand → Reshape`;
+    const repeat: [GraphNode, GraphNode, GraphNode] = [unsqueeze, expand, reshape];
+    chains.push({ cache, concat, past: concat.inputs[0]!, fresh: concat.inputs[1]!, repeat });
+  }
+  const [key, value] = chains as [(typeof chains)[0], (typeof chains)[0]];
+  const transpose = single(view, key.repeat[2].outputs[0]!, 'Transpose');
+  const scores = transpose && single(view, transpose.outputs[0]!, 'MatMul');
+  if (!transpose || transpose.intsAttributes.get('perm')?.join(',') !== '0,1,3,2' || !scores || scores.inputs[1] !== transpose.outputs[0]) {
+    return `repeated ${key.cache} does not feed Transpose(0,1,3,2) → MatMul`;
+  }
+  const context = single(view, value.repeat[2].outputs[0]!, 'MatMul');
+  if (!context || context.inputs[1] !== value.repeat[2].outputs[0]) return `repeated ${value.cache} does not feed MatMul(probs, ·)`;
+
+  const n = `screenask_attention/${layer}`;
+  const node = (opType: string, inputs: string[], output: string, attributes: Partial<NewNode> = {}): NewNode => ({
+    opType,
+    inputs,
+    outputs: [output],
+    name: output,
+    ...attributes,
+  });
+  const add: NewNode[] = [
+    node('Reshape', [scores.inputs[0]!, groupedShape], `${n}/q`),
+    node('Transpose', [key.past], `${n}/past_kT`, { ints: { perm: [0, 1, 3, 2] } }),
+    node('Transpose', [key.fresh], `${n}/new_kT`, { ints: { perm: [0, 1, 3, 2] } }),
+    node('MatMul', [`${n}/q`, `${n}/past_kT`], `${n}/past_scores`),
+    node('MatMul', [`${n}/q`, `${n}/new_kT`], `${n}/new_scores`),
+    node('Concat', [`${n}/past_scores`, `${n}/new_scores`], `${n}/scores`, { int: { axis: 3 } }),
+    node('Reshape', [`${n}/scores`, headsShape], scores.outputs[0]!),
+    // The past length, as a 1-D tensor, to split the probabilities where the past ends.
+    node('Shape', [value.past], `${n}/past_shape`),
+    node('Gather', [`${n}/past_shape`, lengthAxis], `${n}/past_length`),
+    node('Reshape', [context.inputs[0]!, groupedShape], `${n}/p`),
+    node('Slice', [`${n}/p`, zeroStart, `${n}/past_length`, lastAxis], `${n}/past_p`),
+    node('Slice', [`${n}/p`, `${n}/past_length`, endOfAxis, lastAxis], `${n}/new_p`),
+    node('MatMul', [`${n}/past_p`, value.past], `${n}/past_ctx`),
+    node('MatMul', [`${n}/new_p`, value.fresh], `${n}/new_ctx`),
+    node('Add', [`${n}/past_ctx`, `${n}/new_ctx`], `${n}/ctx`),
+    node('Reshape', [`${n}/ctx`, headsShape], context.outputs[0]!),
+  ];
+  const remove = [key, value].flatMap((chain) => [chain.concat.index, ...chain.repeat.map((r) => r.index)]);
+  return { add, remove: [...remove, transpose.index, scores.index, context.index] };
+}
+
+function groupedAttentionEdits(
+  view: GraphView,
+  { layers, attentionHeads, kvHeads }: RewriteOptions,
+): Pick<GraphEdits, 'addNodes' | 'removeNodes' | 'addInitializers'> | string {
+  if (kvHeads === attentionHeads) return 'no grouped heads';
+  const addNodes: NewNode[] = [];
+  const removeNodes = new Set<number>();
+  for (let i = 0; i < layers; i++) {
+    const edit = splitGroupedAttention(view, i);
+    if (typeof edit === 'string') return edit;
+    addNodes.push(...edit.add);
+    for (const index of edit.remove) removeNodes.add(index);
+  }
+  // Reshape's 0 copies the input's dimension: [B, heads, S, d] ↔ [B, kv_heads, group·S, d] for any B, S, d.
+  return {
+    addNodes,
+    removeNodes,
+    addInitializers: [
+      { name: groupedShape, values: [0n, BigInt(kvHeads), -1n, 0n] },
+      { name: headsShape, values: [0n, BigInt(attentionHeads), -1n, 0n] },
+      { name: lengthAxis, values: [2n] },
+      { name: lastAxis, values: [3n] },
+      { name: zeroStart, values: [0n] },
+      { name: endOfAxis, values: [0x7fffffffffffffffn] },
+    ],
+  };
+}
+
+export interface RewriteOptions {
+  readonly layers: number;
+  readonly attentionHeads: number;
+  readonly kvHeads: number;
+}
+
+export function rewriteDecoder(model: Uint8Array, options: RewriteOptions): DecoderRewrite {
   const view = readGraph(model);
   const keepLastLogits = !view.inputs.some((input) => input.name === 'num_logits_to_keep');
   const skipped: string[] = [];
@@ -121,20 +227,31 @@ export function rewriteDecoder(
       ),
     };
   }
+  // Reading the cache in place needs the Concat gone, which needs present.* to be outputs no longer.
+  const grouped = typeof newKv === 'string' ? 'needs the KV-output rewrite' : groupedAttentionEdits(view, options);
+  const cacheReadInPlace = typeof grouped !== 'string';
+  if (typeof grouped === 'string') skipped.push(`cache read in place: ${grouped}`);
+  else edits = { ...edits, ...grouped };
   let lastRowLogits = false;
   if (keepLastLogits) {
     const sliceEdits = lastRowEdits(view);
     if (typeof sliceEdits === 'string') skipped.push(`last-row logits: ${sliceEdits}`);
     else {
-      edits = { ...edits, ...sliceEdits };
+      edits = {
+        ...edits,
+        nodeInputs: sliceEdits.nodeInputs!,
+        addNodes: [...(edits.addNodes ?? []), ...sliceEdits.addNodes!],
+        addInitializers: [...(edits.addInitializers ?? []), ...sliceEdits.addInitializers!],
+      };
       lastRowLogits = true;
     }
   }
   return {
-    model: typeof newKv === 'string' && !lastRowLogits ? model : editGraph(view, edits),
+    model: typeof newKv === 'string' && !lastRowLogits && !cacheReadInPlace ? model : editGraph(view, edits),
     hasExternalData: view.hasExternalData,
     newKv: typeof newKv === 'string' ? undefined : newKv,
     lastRowLogits,
+    cacheReadInPlace,
     skipped,
   };
 }

@@ -9,6 +9,10 @@ export interface NewNode {
   readonly inputs: readonly string[];
   readonly outputs: readonly string[];
   readonly name: string;
+  /** Integer-list attributes, e.g. Transpose's perm. */
+  readonly ints?: Readonly<Record<string, readonly number[]>>;
+  /** Integer attributes, e.g. Concat's axis. */
+  readonly int?: Readonly<Record<string, number>>;
 }
 
 export interface Int64Initializer {
@@ -23,6 +27,8 @@ export interface GraphEdits {
   /** Node index → its new input list. */
   readonly nodeInputs?: ReadonlyMap<number, readonly string[]>;
   readonly addNodes?: readonly NewNode[];
+  /** Node indices to drop (their outputs must be produced by an added node or be unused). */
+  readonly removeNodes?: ReadonlySet<number>;
   readonly addInitializers?: readonly Int64Initializer[];
 }
 
@@ -43,11 +49,31 @@ function int64Tensor({ name, values }: Int64Initializer): MessageWriter {
     .bytes(TensorField.rawData, raw);
 }
 
+const attributeInt = 2; // AttributeProto.AttributeType.INT
+const attributeInts = 7; // AttributeProto.AttributeType.INTS
+
+function intAttribute(name: string, value: number): MessageWriter {
+  if (value < 0) throw new Error('negative attribute values are not supported'); // none of our edits needs them
+  return new MessageWriter().string(1, name).varint(3, value).varint(20, attributeInt);
+}
+
+function intsAttribute(name: string, values: readonly number[]): MessageWriter {
+  const attribute = new MessageWriter().string(1, name);
+  for (const value of values) {
+    if (value < 0) throw new Error('negative attribute values are not supported'); // none of our edits needs them
+    attribute.varint(8, value);
+  }
+  return attribute.varint(20, attributeInts);
+}
+
 function nodeMessage(node: NewNode): MessageWriter {
   const message = new MessageWriter();
   for (const input of node.inputs) message.string(NodeField.input, input);
   for (const output of node.outputs) message.string(NodeField.output, output);
-  return message.string(NodeField.name, node.name).string(NodeField.opType, node.opType);
+  message.string(NodeField.name, node.name).string(NodeField.opType, node.opType);
+  for (const [name, values] of Object.entries(node.ints ?? {})) message.bytes(NodeField.attribute, intsAttribute(name, values));
+  for (const [name, value] of Object.entries(node.int ?? {})) message.bytes(NodeField.attribute, intAttribute(name, value));
+  return message;
 }
 
 /** A node with new inputs: its other fields (attributes, domain, name) are kept as they were. */
@@ -67,7 +93,9 @@ export function editGraph(view: GraphView, edits: GraphEdits): Uint8Array {
   let nodeIndex = 0;
   for (const f of fields(model, graphField.valueStart, graphField.end)) {
     if (f.number === GraphField.node && f.wireType === WireType.Bytes) {
-      const inputs = edits.nodeInputs?.get(nodeIndex++);
+      const index = nodeIndex++;
+      if (edits.removeNodes?.has(index)) continue;
+      const inputs = edits.nodeInputs?.get(index);
       if (inputs) graph.bytes(GraphField.node, rewiredNode(model, f.valueStart, f.end, inputs));
       else graph.raw(model.subarray(f.start, f.end));
       continue;

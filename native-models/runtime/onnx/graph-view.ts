@@ -13,7 +13,44 @@ export interface GraphNode {
   readonly domain: string;
   readonly inputs: readonly string[];
   readonly outputs: readonly string[];
+  /** Integer-list attributes (perm, axes…), the only kind an edit inspects. */
+  readonly intsAttributes: ReadonlyMap<string, readonly number[]>;
   readonly field: Field;
+}
+
+const AttributeField = { name: 1, i: 3, ints: 8 } as const;
+
+function readIntsAttribute(buf: Uint8Array, field: Field): [string, number[]] {
+  let name = '';
+  const ints: number[] = [];
+  for (const f of fields(buf, field.valueStart, field.end)) {
+    if (f.number === AttributeField.name && f.wireType === WireType.Bytes) name = fieldString(buf, f);
+    else if (f.number === AttributeField.ints && f.wireType === WireType.Varint) ints.push(signed(f.varint));
+    else if (f.number === AttributeField.ints && f.wireType === WireType.Bytes) ints.push(...packedVarints(buf, f));
+  }
+  return [name, ints];
+}
+
+/** int64 varints of negative numbers arrive as 2^64 - |n|; the small values ONNX attributes use map back exactly. */
+function signed(value: number): number {
+  return value >= 2 ** 63 ? value - 2 ** 64 : value;
+}
+
+function packedVarints(buf: Uint8Array, field: Field): number[] {
+  const out: number[] = [];
+  let value = 0;
+  let scale = 1;
+  for (let pos = field.valueStart; pos < field.end; pos++) {
+    const byte = buf[pos]!;
+    value += (byte & 0x7f) * scale;
+    scale *= 128;
+    if (byte < 0x80) {
+      out.push(signed(value));
+      value = 0;
+      scale = 1;
+    }
+  }
+  return out;
 }
 
 export interface GraphValue {
@@ -35,6 +72,8 @@ export interface GraphView {
   readonly hasExternalData: boolean;
   /** The node that produces each tensor. */
   readonly producers: ReadonlyMap<string, GraphNode>;
+  /** The nodes that read each tensor. */
+  readonly consumers: ReadonlyMap<string, readonly GraphNode[]>;
 }
 
 function readNode(buf: Uint8Array, field: Field, index: number): GraphNode {
@@ -42,14 +81,16 @@ function readNode(buf: Uint8Array, field: Field, index: number): GraphNode {
   const outputs: string[] = [];
   let opType = '';
   let domain = '';
+  const intsAttributes = new Map<string, number[]>();
   for (const f of fields(buf, field.valueStart, field.end)) {
     if (f.wireType !== WireType.Bytes) continue;
     if (f.number === NodeField.input) inputs.push(fieldString(buf, f));
     else if (f.number === NodeField.output) outputs.push(fieldString(buf, f));
     else if (f.number === NodeField.opType) opType = fieldString(buf, f);
     else if (f.number === NodeField.domain) domain = fieldString(buf, f);
+    else if (f.number === NodeField.attribute) intsAttributes.set(...readIntsAttribute(buf, f));
   }
-  return { index, opType, domain, inputs, outputs, field };
+  return { index, opType, domain, inputs, outputs, intsAttributes, field };
 }
 
 /** ValueInfoProto → TypeProto (2) → tensor_type (1) → elem_type (1). */
@@ -89,8 +130,12 @@ export function readGraph(model: Uint8Array): GraphView {
     else if (f.number === GraphField.output) outputs.push(readValue(model, f));
   }
   const producers = new Map<string, GraphNode>();
-  for (const node of nodes) for (const output of node.outputs) producers.set(output, node);
-  return { model, graphField, nodes, inputs, outputs, initializers, hasExternalData, producers };
+  const consumers = new Map<string, GraphNode[]>();
+  for (const node of nodes) {
+    for (const output of node.outputs) producers.set(output, node);
+    for (const input of node.inputs) consumers.set(input, [...(consumers.get(input) ?? []), node]);
+  }
+  return { model, graphField, nodes, inputs, outputs, initializers, hasExternalData, producers, consumers };
 }
 
 /** True for tensors fixed at load time: initializers and Constant outputs. */
