@@ -1,0 +1,502 @@
+/**
+ * Turns raw runs into the bench's figures: medians per scenario, roofline, the ratios and their goals, consistency
+ * checks, and the readable table / JSON. Pure functions only (no clocks, no I/O), so they can be unit-tested.
+ */
+import type { BandwidthResult } from './bandwidth.js';
+import type { BenchPrecision } from './model.js';
+import { KEY_SCENARIOS, sameScenario } from './plan.js';
+import type { Detail, Engine, RunResult, Scenario, WorkerSummary } from './types.js';
+
+export interface MachineInfo {
+  readonly cpuModel: string;
+  readonly physicalCores: number;
+  readonly logicalCores: number;
+  readonly totalMemoryBytes: number;
+  readonly lastLevelCacheBytes: number | undefined;
+  readonly platform: string;
+  readonly arch: string;
+  readonly node: string;
+  readonly onnxruntimeNode: string;
+  readonly transformersJs: string;
+  /** os.loadavg() (1, 5, 15 min) when the bench started and ended. */
+  readonly loadAverageStart: readonly number[];
+  readonly loadAverageEnd: readonly number[];
+}
+
+export interface ModelInfo {
+  readonly dir: string;
+  readonly generated: boolean;
+  readonly generateSeconds: number;
+  readonly eosTokenId: number;
+  readonly vocabSize: number;
+  /** Decoder graph + its external data, per precision (see rooflineTokensPerSecond). */
+  readonly decoderWeightBytes: Readonly<Record<BenchPrecision, number>>;
+  /** K and V bytes of one context position across all layers, per precision. */
+  readonly kvBytesPerContextToken: Readonly<Record<BenchPrecision, number>>;
+}
+
+export interface BenchInputs {
+  readonly startedAt: string;
+  readonly durationSeconds: number;
+  readonly quick: boolean;
+  readonly threads: number;
+  readonly machine: MachineInfo;
+  readonly model: ModelInfo;
+  readonly image: { readonly file: string; readonly width: number; readonly height: number };
+  readonly question: string;
+  readonly bandwidth: readonly BandwidthResult[];
+  readonly runs: readonly RunResult[];
+  readonly workers: readonly WorkerSummary[];
+  readonly errors: readonly string[];
+}
+
+/** Medians of every run of one (engine, scenario). */
+export interface Row {
+  readonly engine: Engine;
+  readonly precision: BenchPrecision;
+  readonly detail: Detail;
+  readonly maxNewTokens: number;
+  readonly cache: 'on' | 'off';
+  readonly runs: number;
+  readonly imageEncodeMs: number;
+  readonly prefillMs: number;
+  readonly ttftMs: number;
+  readonly decodeTokensPerSecond: number;
+  readonly promptTokens: number;
+  readonly imageTokens: number;
+  readonly generatedTokens: number;
+  /** Bandwidth limit for this row's decode; null without the cache (recomputing the prompt is compute-bound). */
+  readonly rooflineTokensPerSecond: number | null;
+  readonly rooflineFraction: number | null;
+  readonly loadAverage: number;
+  /** Median share of the machine's CPU that other processes took during these runs (null off Linux). */
+  readonly otherCpuFraction: number | null;
+}
+
+export const RATIO_NAMES = [
+  'cachedVsUncached',
+  'vsTransformersJsLow',
+  'vsTransformersJsHigh',
+  'rooflineFraction',
+  'ttftLowMs',
+  'followUpTtftRatio',
+] as const;
+export type RatioName = (typeof RATIO_NAMES)[number];
+export type Ratios = Record<RatioName, number | null>;
+
+export interface Goal {
+  readonly comparison: '>=' | '<=';
+  readonly target: number;
+  readonly what: string;
+}
+
+export const GOALS: Readonly<Record<RatioName, Goal>> = {
+  cachedVsUncached: { comparison: '>=', target: 10, what: 'decode tok/s, fp32, low detail, 128 new: cache on / cache off' },
+  vsTransformersJsLow: { comparison: '>=', target: 1.6, what: 'decode tok/s, q8, low detail, 128 new: ours / transformers.js' },
+  vsTransformersJsHigh: { comparison: '>=', target: 2.5, what: 'decode tok/s, q8, high detail, 128 new: ours / transformers.js' },
+  rooflineFraction: { comparison: '>=', target: 0.75, what: 'decode tok/s, fp32, low detail, 128 new: ours / bandwidth roofline' },
+  ttftLowMs: { comparison: '<=', target: 1000, what: 'time to first token, ours, q8, low detail (ms)' },
+  followUpTtftRatio: { comparison: '<=', target: 0.1, what: 'second ask on the same conversation: TTFT / first TTFT (ours, q8, low)' },
+};
+
+export interface GoalResult extends Goal {
+  readonly name: RatioName;
+  readonly value: number | null;
+  /** null when the figure could not be measured. */
+  readonly met: boolean | null;
+  readonly reason?: string;
+}
+
+export interface FollowUpSummary {
+  readonly measured: boolean;
+  readonly runs: number;
+  readonly firstTtftMs: number | null;
+  readonly followUpTtftMs: number | null;
+  readonly followUpPromptTokens: number | null;
+  /** First prompt + first answer: what the follow-up prompt holds at least when the history is replayed in full. */
+  readonly firstPromptPlusAnswerTokens: number | null;
+  readonly imageReEncoded: boolean;
+  readonly note: string;
+}
+
+export interface BenchReport extends BenchInputs {
+  /** The highest of the probes' medians: the machine's bandwidth when it was quietest (see buildReport). */
+  readonly bandwidthGbPerSecond: number | null;
+  readonly rows: readonly Row[];
+  readonly ratios: Ratios;
+  readonly goals: readonly GoalResult[];
+  readonly followUp: FollowUpSummary;
+  /** Things in the figures that look wrong (engine stats that disagree with the bench's clock, early eos, …). */
+  readonly warnings: readonly string[];
+}
+
+export function median(values: readonly number[]): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/**
+ * Decode is memory-bound: each new token streams every decoder weight once and reads the K/V of every earlier
+ * position once, so
+ *
+ *   roofline tok/s = bandwidth / (decoder weight bytes per token + KV bytes per context position × context length).
+ *
+ * Decoder weight bytes = the size of the decoder ONNX file plus its external data: initializers are nearly all of
+ * it, all of them are read for every token (the LM head included, all vocab rows), and the embedding table is a
+ * separate graph of which a token reads one row, so it is left out. Quantized files hold their scales and zero points
+ * too, which the kernels do read. The KV term uses the mean context over the decode steps: step j (1 … N-1) attends
+ * over prompt + j positions, and summing the per-step times gives tok/s = bandwidth / (W + kv × (prompt + N/2)).
+ * It counts the ideal single read of the cache; an engine that copies K/V around each step pays more than this.
+ */
+export function rooflineTokensPerSecond(args: {
+  readonly bandwidthBytesPerSecond: number;
+  readonly weightBytes: number;
+  readonly kvBytesPerContextToken: number;
+  readonly promptTokens: number;
+  readonly generatedTokens: number;
+}): number {
+  const meanContext = args.promptTokens + args.generatedTokens / 2;
+  return args.bandwidthBytesPerSecond / (args.weightBytes + args.kvBytesPerContextToken * meanContext);
+}
+
+/** K and V, every layer, one position: layers × 2 × kv heads × head dim × element bytes. */
+export function kvBytesPerContextToken(dims: { numLayers: number; numKvHeads: number; headDim: number }, elementBytes: number): number {
+  return dims.numLayers * 2 * dims.numKvHeads * dims.headDim * elementBytes;
+}
+
+function scenarioKey(engine: Engine, s: Scenario): string {
+  return `${engine}|${s.precision}|${s.detail}|${s.maxNewTokens}|${s.cache}`;
+}
+
+export function aggregate(
+  runs: readonly RunResult[],
+  model: Pick<ModelInfo, 'decoderWeightBytes' | 'kvBytesPerContextToken'>,
+  bandwidthGbPerSecond: number | null,
+): Row[] {
+  const groups = new Map<string, RunResult[]>();
+  for (const run of runs) {
+    const key = scenarioKey(run.engine, run.scenario);
+    groups.set(key, [...(groups.get(key) ?? []), run]);
+  }
+  return [...groups.values()].map((group) => {
+    const { engine, scenario } = group[0]!;
+    const m = (pick: (r: RunResult) => number) => median(group.map(pick));
+    const promptTokens = m((r) => r.promptTokens);
+    const generatedTokens = m((r) => r.generatedTokens);
+    const decodeTokensPerSecond = m((r) => r.decodeTokensPerSecond);
+    const roofline =
+      scenario.cache === 'on' && bandwidthGbPerSecond !== null
+        ? rooflineTokensPerSecond({
+            bandwidthBytesPerSecond: bandwidthGbPerSecond * 1e9,
+            weightBytes: model.decoderWeightBytes[scenario.precision],
+            kvBytesPerContextToken: model.kvBytesPerContextToken[scenario.precision],
+            promptTokens,
+            generatedTokens,
+          })
+        : null;
+    return {
+      engine,
+      precision: scenario.precision,
+      detail: scenario.detail,
+      maxNewTokens: scenario.maxNewTokens,
+      cache: scenario.cache,
+      runs: group.length,
+      imageEncodeMs: m((r) => r.imageEncodeMs),
+      prefillMs: m((r) => r.prefillMs),
+      ttftMs: m((r) => r.ttftMs),
+      decodeTokensPerSecond,
+      promptTokens,
+      imageTokens: m((r) => r.imageTokens),
+      generatedTokens,
+      rooflineTokensPerSecond: roofline,
+      rooflineFraction: roofline ? decodeTokensPerSecond / roofline : null,
+      loadAverage: m((r) => r.loadAverage),
+      otherCpuFraction: group.every((r) => r.noise) ? m((r) => r.noise!.otherCpuFraction) : null,
+    };
+  });
+}
+
+function findRow(rows: readonly Row[], engine: Engine, s: Scenario): Row | undefined {
+  return rows.find((r) => r.engine === engine && sameScenario(r, s));
+}
+
+function ratio(a: number | undefined, b: number | undefined): number | null {
+  return a === undefined || b === undefined || !(b > 0) || !Number.isFinite(a) ? null : a / b;
+}
+
+export function summarizeFollowUp(runs: readonly RunResult[]): FollowUpSummary {
+  const pairs = runs.filter((r) => r.engine === 'ours' && r.followUp);
+  if (pairs.length === 0) {
+    return {
+      measured: false,
+      runs: 0,
+      firstTtftMs: null,
+      followUpTtftMs: null,
+      followUpPromptTokens: null,
+      firstPromptPlusAnswerTokens: null,
+      imageReEncoded: false,
+      note: 'not measured: no run asked a follow-up question',
+    };
+  }
+  const imageReEncoded = pairs.some((r) => r.followUp!.imageEncodeMs > 0);
+  const followUpPromptTokens = median(pairs.map((r) => r.followUp!.promptTokens));
+  const firstPromptPlusAnswerTokens = median(pairs.map((r) => r.promptTokens + r.generatedTokens));
+  return {
+    measured: true,
+    runs: pairs.length,
+    firstTtftMs: median(pairs.map((r) => r.ttftMs)),
+    followUpTtftMs: median(pairs.map((r) => r.followUp!.ttftMs)),
+    followUpPromptTokens,
+    firstPromptPlusAnswerTokens,
+    imageReEncoded,
+    note:
+      'second conversation.ask on the same conversation. The engine keeps the encoded image ' +
+      (imageReEncoded ? '(but this run re-encoded it!) ' : '(image encode 0 ms) ') +
+      'but has no KV reuse across turns yet: it re-prefills the whole history, so the ratio measures that recompute.' +
+      (followUpPromptTokens < firstPromptPlusAnswerTokens
+        ? ` Its prompt has ${followUpPromptTokens} tokens, fewer than first prompt + answer (${firstPromptPlusAnswerTokens}): ` +
+          "the engine replays history as decoded text and this random model's answer decodes to (almost) nothing, so the " +
+          "ratio is flattered; a real model's follow-up would prefill the whole answer too."
+        : ''),
+  };
+}
+
+export function computeRatios(rows: readonly Row[], runs: readonly RunResult[], bandwidthGbPerSecond: number | null): Ratios {
+  const k = KEY_SCENARIOS;
+  const tps = (engine: Engine, s: Scenario) => findRow(rows, engine, s)?.decodeTokensPerSecond;
+  const q8LowTtft = runs
+    .filter((r) => r.engine === 'ours' && r.scenario.precision === 'q8' && r.scenario.detail === 'low' && r.scenario.cache === 'on')
+    .map((r) => r.ttftMs);
+  const followUp = runs.filter((r) => r.engine === 'ours' && r.followUp).map((r) => r.followUp!.ttftMs / r.ttftMs);
+  const cachedFp32 = findRow(rows, 'ours', k.cachedFp32);
+  return {
+    cachedVsUncached: ratio(tps('ours', k.cachedFp32), tps('ours', k.uncachedFp32)),
+    vsTransformersJsLow: ratio(tps('ours', k.q8Low), tps('transformers.js', k.q8Low)),
+    vsTransformersJsHigh: ratio(tps('ours', k.q8High), tps('transformers.js', k.q8High)),
+    rooflineFraction: bandwidthGbPerSecond === null ? null : (cachedFp32?.rooflineFraction ?? null),
+    ttftLowMs: q8LowTtft.length ? median(q8LowTtft) : null,
+    followUpTtftRatio: followUp.length ? median(followUp) : null,
+  };
+}
+
+export function evaluateGoals(ratios: Ratios, reasons: Partial<Record<RatioName, string>> = {}): GoalResult[] {
+  return RATIO_NAMES.map((name) => {
+    const goal = GOALS[name];
+    const value = ratios[name];
+    const met = value === null ? null : goal.comparison === '>=' ? value >= goal.target : value <= goal.target;
+    const reason = value === null ? (reasons[name] ?? 'not measured (its runs are missing or failed)') : reasons[name];
+    return { name, ...goal, value, met, ...(reason ? { reason } : {}) };
+  });
+}
+
+const describe = (engine: Engine, s: Scenario) => `${engine} ${s.precision} ${s.detail} ${s.maxNewTokens} new, cache ${s.cache}`;
+
+/** Figures that disagree with each other: the bench reports them rather than silently trusting either side. */
+export function consistencyWarnings(runs: readonly RunResult[]): string[] {
+  const warnings = new Set<string>();
+  for (const run of runs) {
+    const label = describe(run.engine, run.scenario);
+    if (run.generatedTokens !== run.scenario.maxNewTokens) {
+      warnings.add(`${label}: produced ${run.generatedTokens} tokens, not ${run.scenario.maxNewTokens} (stop: ${run.stopReason})`);
+    }
+    const e = run.engineStats;
+    if (!e) continue;
+    if (e.generatedTokens !== run.generatedTokens) {
+      warnings.add(`${label}: stats say ${e.generatedTokens} generated tokens, the stream carried ${run.generatedTokens}`);
+    }
+    const tpsGap = Math.abs(e.decodeTokensPerSecond - run.decodeTokensPerSecond) / Math.max(run.decodeTokensPerSecond, 1e-9);
+    if (tpsGap > 0.1) {
+      warnings.add(
+        `${label}: stats decodeTokensPerSecond ${e.decodeTokensPerSecond.toFixed(1)} vs ${run.decodeTokensPerSecond.toFixed(1)} ` +
+          'between token events',
+      );
+    }
+    const ttftGap = Math.abs(e.timeToFirstTokenMs - run.ttftMs);
+    if (ttftGap > Math.max(50, 0.1 * run.ttftMs)) {
+      warnings.add(`${label}: stats timeToFirstTokenMs ${e.timeToFirstTokenMs.toFixed(0)} vs ${run.ttftMs.toFixed(0)} by the bench's clock`);
+    }
+    if (e.precision !== run.scenario.precision) warnings.add(`${label}: stats say precision ${e.precision}`);
+    if (e.cache !== run.scenario.cache) warnings.add(`${label}: stats say cache ${e.cache}`);
+    if (e.prefillMs > e.timeToFirstTokenMs + 1) {
+      warnings.add(`${label}: stats prefillMs ${e.prefillMs.toFixed(0)} exceeds timeToFirstTokenMs ${e.timeToFirstTokenMs.toFixed(0)}`);
+    }
+  }
+  // Both engines must see the same prompt, or the comparison is not like for like.
+  for (const ours of runs.filter((r) => r.engine === 'ours')) {
+    const theirs = runs.find((r) => r.engine === 'transformers.js' && sameScenario(r.scenario, ours.scenario));
+    if (!theirs) continue;
+    if (theirs.promptTokens !== ours.promptTokens || theirs.imageTokens !== ours.imageTokens) {
+      warnings.add(
+        `${describe('ours', ours.scenario)}: prompt ${ours.promptTokens} (${ours.imageTokens} image) tokens, ` +
+          `transformers.js ${theirs.promptTokens} (${theirs.imageTokens} image)`,
+      );
+    }
+  }
+  return [...warnings];
+}
+
+/** Share of the machine other processes may take before a row's figures are called into question. */
+export const NOISY_OTHER_CPU = 0.1;
+
+export function noiseWarnings(rows: readonly Row[]): string[] {
+  return rows
+    .filter((r) => r.otherCpuFraction !== null && r.otherCpuFraction > NOISY_OTHER_CPU)
+    .map(
+      (r) =>
+        `${describe(r.engine, r)}: other processes took ${Math.round(r.otherCpuFraction! * 100)}% of the machine during ` +
+        'these runs; its figures (and the ratios built on them) are skewed: rerun on a quieter machine',
+    );
+}
+
+export function buildReport(inputs: BenchInputs): BenchReport {
+  // A roofline is what the machine can do. Other work on a 2-core machine only ever lowers a probe (a descheduled
+  // thread stalls the whole parallel GEMV), so the quietest probe is the best estimate of that limit. Within a probe
+  // the median, not the best run, so that a single lucky run does not set it.
+  const probes = inputs.bandwidth.map((b) => b.gbPerSecond);
+  const bandwidthGbPerSecond = probes.length ? Math.max(...probes) : null;
+  const rows = aggregate(inputs.runs, inputs.model, bandwidthGbPerSecond);
+  const ratios = computeRatios(rows, inputs.runs, bandwidthGbPerSecond);
+  const followUp = summarizeFollowUp(inputs.runs);
+  const reasons: Partial<Record<RatioName, string>> = {
+    followUpTtftRatio: followUp.note,
+    ...(bandwidthGbPerSecond === null ? { rooflineFraction: 'not measured: the bandwidth probe failed' } : {}),
+  };
+  return {
+    ...inputs,
+    bandwidthGbPerSecond,
+    rows,
+    ratios,
+    goals: evaluateGoals(ratios, reasons),
+    followUp,
+    warnings: [
+      ...consistencyWarnings(inputs.runs),
+      ...noiseWarnings(rows),
+      ...(followUp.measured && followUp.followUpPromptTokens! < followUp.firstPromptPlusAnswerTokens!
+        ? [`follow-up prompt shorter than the first prompt + answer: followUpTtftRatio is flattered (see follow-up)`]
+        : []),
+    ],
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Formatting
+
+export function formatNumber(value: number | null | undefined, digits = 0): string {
+  if (value === null || value === undefined || !Number.isFinite(value)) return '—';
+  return value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+}
+
+const MB = 1e6;
+
+/** Left-aligns text columns and right-aligns numeric ones. */
+export function renderTable(headers: readonly string[], rows: readonly (readonly string[])[], numeric: readonly boolean[]): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: readonly string[]) =>
+    cells
+      .map((c, i) => (numeric[i] ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
+  return [line(headers), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+}
+
+export function formatGoalValue(name: RatioName, value: number | null): string {
+  if (name === 'ttftLowMs') return value === null ? '—' : `${formatNumber(value)} ms`;
+  return value === null ? '—' : `${formatNumber(value, 2)}${name === 'rooflineFraction' ? '' : '×'}`;
+}
+
+export function formatGoals(goals: readonly GoalResult[]): string {
+  return renderTable(
+    ['ratio', 'value', 'goal', 'status', 'what'],
+    goals.map((g) => [
+      g.name,
+      formatGoalValue(g.name, g.value),
+      `${g.comparison === '>=' ? '≥' : '≤'} ${g.name === 'ttftLowMs' ? `${g.target} ms` : g.target}`,
+      g.met === null ? 'not measured' : g.met ? 'met' : 'NOT met',
+      g.what,
+    ]),
+    [false, true, false, false, false],
+  );
+}
+
+export function formatRows(rows: readonly Row[]): string {
+  const order = (r: Row) =>
+    [['fp32', 'q8', 'q4'].indexOf(r.precision), r.detail === 'low' ? 0 : 1, r.cache === 'on' ? 0 : 1, r.maxNewTokens, r.engine === 'ours' ? 0 : 1];
+  const sorted = [...rows].sort((a, b) => {
+    const x = order(a);
+    const y = order(b);
+    for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return x[i]! - y[i]!;
+    return 0;
+  });
+  return renderTable(
+    ['engine', 'prec', 'detail', 'new', 'cache', 'runs', 'image ms', 'prefill ms', 'TTFT ms', 'tok/s', 'roofline', 'of roof', 'prompt (image)', 'load', 'others'],
+    sorted.map((r) => [
+      r.engine,
+      r.precision,
+      r.detail,
+      String(r.maxNewTokens),
+      r.cache,
+      String(r.runs),
+      formatNumber(r.imageEncodeMs),
+      formatNumber(r.prefillMs),
+      formatNumber(r.ttftMs),
+      formatNumber(r.decodeTokensPerSecond, 1),
+      formatNumber(r.rooflineTokensPerSecond, 1),
+      r.rooflineFraction === null ? '—' : `${formatNumber(r.rooflineFraction * 100)}%`,
+      `${formatNumber(r.promptTokens)} (${formatNumber(r.imageTokens)})`,
+      formatNumber(r.loadAverage, 2),
+      r.otherCpuFraction === null ? '—' : `${formatNumber(r.otherCpuFraction * 100)}%`,
+    ]),
+    [false, false, false, true, false, true, true, true, true, true, true, true, true, true, true],
+  );
+}
+
+export function formatReport(report: BenchReport): string {
+  const m = report.machine;
+  const out: string[] = [];
+  out.push(
+    `ScreenAsk bench (${report.quick ? 'quick' : 'full'}), ${report.startedAt}, ${formatNumber(report.durationSeconds)} s`,
+    `machine: ${m.cpuModel}, ${m.physicalCores} physical / ${m.logicalCores} logical cores, ` +
+      `${formatNumber(m.totalMemoryBytes / 2 ** 30, 1)} GiB, LLC ${m.lastLevelCacheBytes ? `${formatNumber(m.lastLevelCacheBytes / 2 ** 20)} MiB` : '?'}; ` +
+      `${m.platform}-${m.arch}, node ${m.node}, onnxruntime-node ${m.onnxruntimeNode}, transformers.js ${m.transformersJs}`,
+    `load average (1/5/15 min): start ${m.loadAverageStart.map((v) => v.toFixed(2)).join(' ')}, ` +
+      `end ${m.loadAverageEnd.map((v) => v.toFixed(2)).join(' ')}; threads per engine: ${report.threads}`,
+    `model: ${report.model.dir} (random weights, SmolVLM-256M shapes; eos → id ${report.model.eosTokenId}, never a real token)` +
+      (report.model.generated ? `, generated this run in ${formatNumber(report.model.generateSeconds)} s` : ''),
+    `decoder weight bytes: ${(['fp32', 'q8', 'q4'] as const)
+      .map((p) => `${p} ${formatNumber(report.model.decoderWeightBytes[p] / MB)} MB`)
+      .join(', ')}; KV per context token ${formatNumber(report.model.kvBytesPerContextToken.fp32)} B (fp32)`,
+    `image: ${report.image.width}×${report.image.height} screenshot-like PNG; question: "${report.question}"`,
+    `memory bandwidth (ORT fp32 GEMV over ${report.bandwidth[0] ? formatNumber(report.bandwidth[0].bytes / 2 ** 20) : '?'} MiB): ` +
+      `${report.bandwidth.map((b) => `${formatNumber(b.gbPerSecond, 1)} GB/s (best ${formatNumber(b.bestGbPerSecond, 1)})`).join(', ')}` +
+      ` → ${formatNumber(report.bandwidthGbPerSecond, 1)} GB/s (quietest probe) used for the roofline`,
+    '',
+    formatRows(report.rows),
+    '',
+    'image = load + preprocess + vision encoder; prefill = TTFT − image; tok/s = tokens after the first per second;',
+    'roofline = bandwidth / (decoder weight bytes + KV bytes × mean context); figures are medians of the runs;',
+    `load = 1-min load average before the run (the bench alone keeps it near its ${report.threads} threads); others = share of`,
+    "the machine's CPU (all cores) that processes other than the timed engine took during the run, from /proc/stat.",
+    '',
+    formatGoals(report.goals),
+    '',
+    `follow-up: ${
+      report.followUp.measured
+        ? `TTFT ${formatNumber(report.followUp.followUpTtftMs)} ms vs first ${formatNumber(report.followUp.firstTtftMs)} ms ` +
+          `(${formatNumber(report.followUp.followUpPromptTokens)} prompt tokens, ${report.followUp.runs} runs); ${report.followUp.note}`
+        : report.followUp.note
+    }`,
+    `peak RSS: ${report.workers
+      .map((w) => `${w.engine} ${w.precision} ${formatNumber(w.peakRssBytes / MB)} MB (load ${formatNumber(w.loadMs)} ms)`)
+      .join('; ')}`,
+  );
+  if (report.warnings.length) out.push('', 'warnings:', ...report.warnings.map((w) => `  - ${w}`));
+  if (report.errors.length) out.push('', 'errors:', ...report.errors.map((e) => `  - ${e}`));
+  return out.join('\n');
+}
+
+/** The --json object: every input figure, the aggregated rows, ratios, goals and warnings. */
+export function reportJson(report: BenchReport): string {
+  return JSON.stringify(report, null, 2);
+}

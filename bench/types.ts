@@ -1,0 +1,93 @@
+/** Shapes shared by the bench's parent process, its engine workers and the report. */
+import type { BenchPrecision } from './model.js';
+import type { Noise } from './noise.js';
+
+export type Engine = 'ours' | 'transformers.js';
+export type Detail = 'low' | 'high';
+
+/** One generation to time: the same request is sent to both engines. */
+export interface Scenario {
+  readonly precision: BenchPrecision;
+  readonly detail: Detail;
+  readonly maxNewTokens: number;
+  readonly cache: 'on' | 'off';
+  /** Ours only: ask a second question on the same conversation and time it too. */
+  readonly followUp?: { readonly question: string; readonly maxNewTokens: number };
+}
+
+/** The figures of one timed generation. Every time is wall clock in milliseconds. */
+export interface RunResult {
+  readonly engine: Engine;
+  readonly scenario: Scenario;
+  /** Image load + preprocessing + vision encoder (ours: the engine's imageEncodeMs, which covers all three). */
+  readonly imageEncodeMs: number;
+  /** Tokenising, embedding and the prompt's decoder pass: time to first token minus imageEncodeMs. */
+  readonly prefillMs: number;
+  /** From the call to the first generated token, measured by the bench around the stream. */
+  readonly ttftMs: number;
+  /** Tokens after the first, per second between the first and last token, measured by the bench. */
+  readonly decodeTokensPerSecond: number;
+  readonly promptTokens: number;
+  readonly imageTokens: number;
+  readonly generatedTokens: number;
+  readonly stopReason: string;
+  /** What the engine itself reported (ours only), to cross-check the bench's own clock. */
+  readonly engineStats?: {
+    readonly imageEncodeMs: number;
+    readonly prefillMs: number;
+    readonly timeToFirstTokenMs: number;
+    readonly decodeTokensPerSecond: number;
+    readonly generatedTokens: number;
+    readonly precision: string;
+    readonly provider: string;
+    readonly cache: string;
+  };
+  /** A second ask on the same conversation (ours, when the scenario asks for it). */
+  readonly followUp?: {
+    readonly ttftMs: number;
+    readonly imageEncodeMs: number;
+    readonly prefillMs: number;
+    readonly promptTokens: number;
+    readonly engineTtftMs: number;
+  };
+  /** os.loadavg()[0] just before the run: other work on the machine skews figures. */
+  readonly loadAverage: number;
+  /** CPU that other processes (and other guests) took while this run was timed; absent off Linux. */
+  readonly noise?: Noise;
+}
+
+/** A worker's lifetime figures: one worker per (engine, precision), so its peak RSS is that pair's alone. */
+export interface WorkerSummary {
+  readonly engine: Engine;
+  readonly precision: BenchPrecision;
+  readonly loadMs: number;
+  readonly peakRssBytes: number;
+}
+
+/** Parent → worker. */
+export type WorkerRequest =
+  | {
+      readonly type: 'init';
+      readonly engine: Engine;
+      readonly modelDir: string;
+      readonly precision: BenchPrecision;
+      readonly threads: number;
+      readonly image: string;
+      readonly question: string;
+    }
+  | { readonly type: 'run'; readonly scenario: Scenario }
+  | { readonly type: 'summary' };
+
+/** Worker → parent. */
+export type WorkerReply =
+  | { readonly ok: true; readonly value: unknown }
+  | { readonly ok: false; readonly error: string };
+
+/** What a worker does for one engine. */
+export interface EngineRunner {
+  readonly loadMs: number;
+  /** An untimed short generation, so the timed runs see warm arenas and code paths. */
+  warmUp(): Promise<void>;
+  run(scenario: Scenario): Promise<RunResult>;
+  dispose(): Promise<void>;
+}
