@@ -1,4 +1,5 @@
-// `npm run ask`: ask a model a question about an image from the command line, streaming the answer.
+// `npm run ask`: ask a model about an image from the command line, streaming the answer; `--follow-up` continues the
+// same conversation.
 import { loadModel, type Answer } from '../index.js';
 import { parseAskArgs } from './options.js';
 import { runCli } from './run-cli.js';
@@ -18,23 +19,20 @@ await runCli(async () => {
     });
     const controller = new AbortController();
     process.once('SIGINT', () => controller.abort());
-    let answer: Answer | undefined;
-    for await (const event of conversation.ask(command.question, { ...command.generation, signal: controller.signal })) {
-      if (command.json) {
-        if (event.type === 'done') answer = event.answer;
-        continue;
+    const turns: Answer[] = [];
+    for (const [i, question] of [command.question, ...command.followUps].entries()) {
+      if (controller.signal.aborted) break;
+      if (!command.json && i > 0) process.stdout.write(`\n> ${question}\n`);
+      for await (const event of conversation.ask(question, { ...command.generation, signal: controller.signal })) {
+        if (event.type === 'done') turns.push(event.answer);
+        if (command.json) continue;
+        if (event.type === 'warning' && i === 0) process.stderr.write(`warning: ${event.message}\n`);
+        else if (event.type === 'token' || event.type === 'text') process.stdout.write(event.text);
+        else if (event.type === 'done') process.stderr.write(`\n${formatStats(event.answer.stats)}\n`);
       }
-      if (event.type === 'warning') process.stderr.write(`warning: ${event.message}\n`);
-      else if (event.type === 'token' || event.type === 'text') process.stdout.write(event.text);
-      else answer = event.answer;
     }
-    if (!answer) return;
-    if (command.json) {
-      process.stdout.write(`${JSON.stringify(answer)}\n`);
-    } else {
-      process.stdout.write('\n');
-      process.stderr.write(`${formatStats(answer.stats)}\n`);
-    }
+    // One object: the first answer's fields (as without follow-ups) and every answer in `turns`.
+    if (command.json && turns[0]) process.stdout.write(`${JSON.stringify({ ...turns[0], turns })}\n`);
   } finally {
     await model.dispose();
   }

@@ -9,7 +9,7 @@ export function formatStats(stats: AnswerStats): string {
     `prefill ${ms(stats.prefillMs)}`,
     `first token ${ms(stats.timeToFirstTokenMs)}`,
     `${stats.decodeTokensPerSecond.toFixed(1)} tok/s`,
-    `${stats.promptTokens} prompt (${stats.imageTokens} image) + ${stats.generatedTokens} new tokens`,
+    `${stats.promptTokens} prompt (${stats.imageTokens} image, ${stats.reusedPromptTokens} reused) + ${stats.generatedTokens} new tokens`,
     `cache ${stats.cache}`,
     `${stats.precision} on ${stats.provider}`,
     `stop: ${stats.stopReason}`,

@@ -9,6 +9,8 @@ export interface AskCommand {
   readonly model: string;
   readonly image: string | undefined;
   readonly question: string;
+  /** Further questions asked in the same conversation, in order. */
+  readonly followUps: readonly string[];
   readonly precision: Precision | 'auto';
   readonly device: Device;
   readonly threads: number | undefined;
@@ -20,7 +22,7 @@ export interface AskCommand {
 export const askUsage =
   'usage: npm run ask -- --model DIR [--image FILE] [--max-new-tokens N] [--temperature T] [--top-p P] [--top-k K] ' +
   '[--repetition-penalty R] [--seed S] [--no-cache] [--precision P] [--device D] [--threads N] [--detail low|high] ' +
-  '[--json] "question"';
+  '[--json] "question" [--follow-up "question" ...]';
 
 function number(flag: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
@@ -60,6 +62,7 @@ export function parseAskArgs(argv: readonly string[]): AskCommand {
         threads: { type: 'string' },
         detail: { type: 'string', default: 'high' },
         json: { type: 'boolean' },
+        'follow-up': { type: 'string', multiple: true },
       },
     });
   } catch (error) {
@@ -82,6 +85,10 @@ export function parseAskArgs(argv: readonly string[]): AskCommand {
     model: values.model,
     image: values.image,
     question,
+    followUps: (values['follow-up'] ?? []).map((q) => {
+      if (!q.trim()) throw new ScreenAskError('Empty --follow-up question: give the question text after it.');
+      return q;
+    }),
     precision: values.precision === 'auto' ? 'auto' : oneOf('precision', values.precision, precisions),
     device: oneOf('device', values.device, devices),
     threads: number('threads', values.threads),

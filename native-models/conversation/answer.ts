@@ -13,6 +13,8 @@ export interface AnswerStats {
   /** Tokens after the first, per second of decoding. */
   readonly decodeTokensPerSecond: number;
   readonly promptTokens: number;
+  /** Prompt tokens served from the conversation's KV cache instead of being read again (0 with the cache off). */
+  readonly reusedPromptTokens: number;
   readonly imageTokens: number;
   readonly generatedTokens: number;
   readonly totalMs: number;

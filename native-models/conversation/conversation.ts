@@ -1,13 +1,16 @@
 import type { ImageDetail, PreparedImage } from '../families/family.js';
 import { embedTokens, mergeImageFeatures } from '../generation/embeddings.js';
 import { generate, type GenerationResult } from '../generation/generate.js';
+import { createKvCache, type KvCache } from '../generation/kv-cache.js';
 import { resolveGenerationSettings, validateGenerationOptions, type GenerationOptions } from '../generation/settings.js';
 import { loadImage, type RgbImage } from '../image/load-image.js';
+import { ScreenAskError } from '../model/errors.js';
 import type { LoadedModel } from '../model/load.js';
-import { floatsAs, type FloatData } from '../runtime/tensors.js';
+import { floatsAs } from '../runtime/tensors.js';
 import { renderChatTemplate, type ChatMessage } from '../text/chat-template.js';
 import { StreamDecoder } from '../text/stream-decoder.js';
 import type { Answer, AnswerEvent, AnswerStats } from './answer.js';
+import { imageKey, type EncodedImage } from './image-cache.js';
 
 /** A file path, encoded image bytes, decoded pixels, or an image already prepared for the model's vision graph. */
 export type ImageInput = string | Uint8Array | RgbImage | PreparedImage;
@@ -21,11 +24,6 @@ export interface AskOptions extends GenerationOptions {
   readonly signal?: AbortSignal;
 }
 
-interface EncodedImage {
-  readonly prepared: PreparedImage;
-  readonly features: FloatData;
-}
-
 function isPrepared(image: ImageInput): image is PreparedImage {
   return typeof image === 'object' && 'visionFeeds' in image;
 }
@@ -34,25 +32,48 @@ function isRgb(image: ImageInput): image is RgbImage {
   return typeof image === 'object' && 'width' in image && 'data' in image;
 }
 
+function commonPrefix(a: readonly number[], b: readonly number[]): number {
+  let n = 0;
+  while (n < a.length && n < b.length && a[n] === b[n]) n++;
+  return n;
+}
+
 /**
- * One capture and the questions asked about it. Owns the per-conversation state: the encoded image (encoded once)
- * and the turns so far. Each answer's decoding state lives in the generation loop.
+ * One capture and the questions asked about it. Owns the per-conversation state: the encoded image, the turns so far
+ * and the KV cache of everything already read. A follow-up reads only what the cache does not hold: the cache keeps
+ * the longest prefix it shares with the new prompt (at least the image and the first question), so the result is
+ * exactly that of reading the whole conversation again. With the cache off, every answer reads everything.
  */
 export class Conversation {
   private readonly turns: ChatMessage[] = [];
   private encoded: EncodedImage | undefined;
+  private cache: KvCache | undefined;
+  /** The ids whose keys and values the cache holds, in order. */
+  private cachedIds: number[] = [];
+  private busy = false;
 
   constructor(
     private readonly model: LoadedModel,
     private readonly options: ConversationOptions = {},
   ) {}
 
-  /** Questions and answers so far. */
+  /** Questions and answers so far (a cancelled answer keeps the text it had). */
   get history(): readonly ChatMessage[] {
     return this.turns;
   }
 
   async *ask(question: string, options: AskOptions = {}): AsyncGenerator<AnswerEvent, Answer> {
+    if (this.model.state.closed) throw new ScreenAskError('The model was unloaded: load it again to ask questions.');
+    if (this.busy) throw new ScreenAskError('This conversation is still answering: wait for it or cancel it first.');
+    this.busy = true;
+    try {
+      return yield* this.answer(question, options);
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private async *answer(question: string, options: AskOptions): AsyncGenerator<AnswerEvent, Answer> {
     const { signal, ...rest } = options;
     const generationOptions = validateGenerationOptions(rest);
     const started = performance.now();
@@ -62,25 +83,38 @@ export class Conversation {
 
     const { image, encodeMs: imageEncodeMs } = await this.encodeImageOnce();
     const promptStart = performance.now();
-
     const isFirstTurn = this.turns.length === 0;
     const userTurn: ChatMessage = {
       role: 'user',
       content: [...(image && isFirstTurn ? [{ type: 'image' as const }] : []), { type: 'text', text: question }],
     };
-    const messages = [...this.turns, userTurn];
-    const promptIds = this.promptIds(messages, image);
-    const embeds = await embedTokens(this.model.graphs, promptIds);
-    if (image) {
-      mergeImageFeatures(embeds, promptIds, this.model.family.imageTokenId, image.features, this.model.graphs.hiddenSize);
+    const promptIds = this.promptIds([...this.turns, userTurn], image);
+    const { maxContext } = this.model;
+    if (maxContext !== undefined && promptIds.length >= maxContext) {
+      throw new ScreenAskError(
+        `This conversation has reached the model's context (${promptIds.length} of ${maxContext} tokens): ` +
+          'start a new conversation on the same capture (its image stays encoded) or use low image detail.',
+      );
     }
 
+    const cache = (this.cache ??= createKvCache(this.model.graphs.signature));
+    // Reuse needs the cache; keep at least one prompt token to read, for the logits of the first answer token.
+    const reused = settings.useCache ? Math.min(commonPrefix(this.cachedIds, promptIds), promptIds.length - 1) : 0;
+    if (reused > 0) cache.truncate(reused);
+    else cache.clear();
+    const embeds = await embedTokens(this.model.graphs, promptIds.slice(reused));
+    if (image) {
+      const { family, graphs } = this.model;
+      mergeImageFeatures(embeds, promptIds, family.imageTokenId, image.features, graphs.hiddenSize, reused);
+    }
     const promptMs = performance.now() - promptStart;
-    const timing = { started, imageEncodeMs, promptMs };
 
     const decoder = new StreamDecoder(this.model.tokenizer);
     const positions = this.model.family.positions(image ? [image.prepared] : []);
-    const loop = generate(this.model.graphs, { ids: promptIds, embeds }, positions, settings, signal);
+    const loop = generate(this.model.graphs, { ids: promptIds, embeds }, positions, settings, cache, {
+      ...(signal ? { signal } : {}),
+      ...(maxContext !== undefined ? { maxContext } : {}),
+    });
     let step = await loop.next();
     while (!step.done) {
       yield { type: 'token', tokenId: step.value, text: decoder.push(step.value) };
@@ -91,29 +125,34 @@ export class Conversation {
     const result = step.value;
     const text = this.model.tokenizer.decode(result.tokenIds, { skipSpecialTokens: true });
 
+    this.cachedIds = [...promptIds, ...result.tokenIds].slice(0, cache.length);
     this.turns.push(userTurn, { role: 'assistant', content: [{ type: 'text', text }] });
     const answer: Answer = {
       text,
       tokenIds: result.tokenIds,
       promptTokenIds: promptIds,
-      stats: this.stats(result, timing, { promptIds, image, useCache: settings.useCache }),
+      stats: this.stats(result, { started, imageEncodeMs, promptMs }, { promptIds, reused, image, useCache: settings.useCache }),
       warnings: allWarnings,
     };
     yield { type: 'done', answer };
     return answer;
   }
 
-  /** Preprocesses and encodes the conversation's image the first time it is needed. */
+  /** Preprocesses and encodes the conversation's image the first time it is needed, or finds it already encoded. */
   private async encodeImageOnce(): Promise<{ image: EncodedImage | undefined; encodeMs: number }> {
     if (this.encoded || this.options.image === undefined) return { image: this.encoded, encodeMs: 0 };
     const start = performance.now();
     const source = this.options.image;
+    const detail = this.options.detail ?? 'high';
+    const key = isPrepared(source) ? undefined : await imageKey(source, detail);
+    const cached = key === undefined ? undefined : this.model.imageCache.get(key);
+    if (cached) {
+      this.encoded = cached;
+      return { image: cached, encodeMs: 0 };
+    }
     const prepared = isPrepared(source)
       ? source
-      : await this.model.family.prepareImage(
-          isRgb(source) ? source : await loadImage(source),
-          this.options.detail ?? 'high',
-        );
+      : await this.model.family.prepareImage(isRgb(source) ? source : await loadImage(source), detail);
     const { vision, signature } = this.model.graphs;
     const feeds = Object.fromEntries(
       Object.entries(prepared.visionFeeds).filter(([name]) => vision.inputNames.includes(name)),
@@ -121,6 +160,7 @@ export class Conversation {
     const outputs = await vision.run(feeds);
     const features = floatsAs(outputs.image_features ?? Object.values(outputs)[0]!, signature.embedsType);
     this.encoded = { prepared, features };
+    if (key !== undefined) this.model.imageCache.set(key, this.encoded);
     return { image: this.encoded, encodeMs: performance.now() - start };
   }
 
@@ -137,7 +177,7 @@ export class Conversation {
   private stats(
     result: GenerationResult,
     timing: { started: number; imageEncodeMs: number; promptMs: number },
-    context: { promptIds: readonly number[]; image: EncodedImage | undefined; useCache: boolean },
+    context: { promptIds: readonly number[]; reused: number; image: EncodedImage | undefined; useCache: boolean },
   ): AnswerStats {
     const { timings, tokenIds } = result;
     const decodeSteps = tokenIds.length - 1;
@@ -147,6 +187,7 @@ export class Conversation {
       timeToFirstTokenMs: timing.imageEncodeMs + timing.promptMs + timings.firstTokenMs,
       decodeTokensPerSecond: decodeSteps > 0 && timings.decodeMs > 0 ? (decodeSteps * 1000) / timings.decodeMs : 0,
       promptTokens: context.promptIds.length,
+      reusedPromptTokens: context.reused,
       imageTokens: context.image?.prepared.tokenCount ?? 0,
       generatedTokens: tokenIds.length,
       totalMs: performance.now() - timing.started,

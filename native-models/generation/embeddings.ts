@@ -11,7 +11,8 @@ export async function embedTokens(graphs: ModelGraphs, ids: readonly number[]): 
 
 /**
  * Overwrites, in order, the rows whose id is the image token with the image features (one row per image token).
- * The counts must match exactly: a mismatch means the prompt expansion and the vision graph disagree.
+ * `embeds` holds the rows of ids[from:]; the image tokens before `from` (already in the cache) used the first
+ * features. The counts must match exactly: a mismatch means the prompt expansion and the vision graph disagree.
  */
 export function mergeImageFeatures(
   embeds: FloatData,
@@ -19,12 +20,13 @@ export function mergeImageFeatures(
   imageTokenId: number,
   features: FloatData,
   hidden: number,
+  from = 0,
 ): void {
   const expected = features.length / hidden;
   let row = 0;
   for (let i = 0; i < ids.length; i++) {
     if (ids[i] !== imageTokenId) continue;
-    if (row < expected) embeds.set(features.subarray(row * hidden, (row + 1) * hidden), i * hidden);
+    if (i >= from && row < expected) embeds.set(features.subarray(row * hidden, (row + 1) * hidden), (i - from) * hidden);
     row++;
   }
   if (row !== expected) {

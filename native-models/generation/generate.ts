@@ -3,11 +3,14 @@ import type { ModelGraphs } from '../model/graphs.js';
 import type { FloatData } from '../runtime/tensors.js';
 import { runDecoder } from './decoder-step.js';
 import { concatFloats, embedTokens } from './embeddings.js';
-import { createKvCache } from './kv-cache.js';
+import type { KvCache } from './kv-cache.js';
 import { sampleToken, seededRandom } from './sampler.js';
 import type { GenerationSettings } from './settings.js';
 
-/** A prompt ready for the decoder: its ids and their embeddings, image features already merged in. */
+/**
+ * A prompt ready for the decoder: every id of the sequence, and the embeddings (image features merged in) of those the
+ * cache does not hold yet, i.e. of ids[cache.length:].
+ */
 export interface PreparedPrompt {
   readonly ids: readonly number[];
   readonly embeds: FloatData;
@@ -16,7 +19,7 @@ export interface PreparedPrompt {
 /** Position ids for `count` tokens starting at sequence index `start`; family-specific (1-D, or 3-D rope). */
 export type PositionIds = (ids: readonly number[], start: number, count: number) => ort.Tensor;
 
-export type StopReason = 'eos' | 'max-new-tokens' | 'cancelled';
+export type StopReason = 'eos' | 'max-new-tokens' | 'context-full' | 'cancelled';
 
 export interface GenerationTimings {
   readonly prefillMs: number;
@@ -33,26 +36,29 @@ export interface GenerationResult {
 }
 
 /**
- * The decoding loop. With the cache, the prompt is read once and each step feeds one token; without it, every step
- * re-reads the whole sequence from an empty cache (the slow path that a config's use_cache: false would force).
- * Yields each token id as soon as it is chosen; returns the whole result.
+ * The decoding loop. With the cache, the part of the prompt the cache lacks is read once and each step feeds one
+ * token; without it, every step re-reads the whole sequence from an empty cache (the slow path that a config's
+ * use_cache: false would force). Stops at an eos id, at max new tokens, when the sequence fills the model's context,
+ * or when `signal` aborts. Yields each token id as soon as it is chosen; returns the whole result. Afterwards the
+ * cache holds the sequence up to, not including, the last token chosen.
  */
 export async function* generate(
   graphs: ModelGraphs,
   prompt: PreparedPrompt,
   positions: PositionIds,
   settings: GenerationSettings,
-  signal?: AbortSignal,
+  cache: KvCache,
+  { signal, maxContext = Infinity }: { signal?: AbortSignal; maxContext?: number } = {},
 ): AsyncGenerator<number, GenerationResult> {
   const start = performance.now();
   const random = seededRandom(settings.seed);
   const ids = [...prompt.ids];
   const seen = new Set(ids);
-  const cache = createKvCache(graphs.signature);
   const generated: number[] = [];
   let sequenceEmbeds = prompt.embeds;
 
-  let logits = await runDecoder(graphs, prompt.embeds, ids.length, positions(ids, 0, ids.length), cache);
+  const fresh = ids.length - cache.length;
+  let logits = await runDecoder(graphs, prompt.embeds, fresh, positions(ids, cache.length, fresh), cache);
   const prefillMs = performance.now() - start;
   let firstTokenAt = 0;
   let stopReason: StopReason = 'max-new-tokens';
@@ -60,6 +66,10 @@ export async function* generate(
   while (generated.length < settings.maxNewTokens) {
     if (signal?.aborted) {
       stopReason = 'cancelled';
+      break;
+    }
+    if (ids.length >= maxContext) {
+      stopReason = 'context-full';
       break;
     }
     const next = sampleToken(logits, seen, settings, random);

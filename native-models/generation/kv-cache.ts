@@ -10,6 +10,8 @@ export interface KvCache {
   readonly length: number;
   feeds(newTokens: number): Record<string, ort.Tensor>;
   absorb(outputs: Record<string, ort.Tensor>, newTokens: number): void;
+  /** Keeps the first `length` tokens (a conversation rewinding to what a follow-up shares with it). */
+  truncate(length: number): void;
   clear(): void;
 }
 
@@ -52,6 +54,20 @@ class PresentKvCache implements KvCache {
     return { ...this.past, attention_mask: onesMask(this.held + newTokens) };
   }
 
+  truncate(length: number): void {
+    if (length >= this.held) return;
+    const { kvType, kvHeads, headDim } = this.signature;
+    for (const [name, tensor] of Object.entries(this.past)) {
+      const data = tensor.data as FloatData;
+      const kept = emptyFloats(kvType, kvHeads * length * headDim);
+      for (let h = 0; h < kvHeads; h++) {
+        kept.set(data.subarray(h * this.held * headDim, (h * this.held + length) * headDim), h * length * headDim);
+      }
+      this.past[name] = floatTensor(kvType, kept, [1, kvHeads, length, headDim]);
+    }
+    this.held = length;
+  }
+
   absorb(outputs: Record<string, ort.Tensor>, newTokens: number): void {
     for (const { past, output } of this.signature.layers) {
       this.past[past.key] = outputs[output.key]!;
@@ -85,6 +101,11 @@ class HostKvCache implements KvCache {
     this.buffers = [];
     this.capacity = 0;
     this.held = 0;
+  }
+
+  /** Rows past `length` stay in the buffers but are masked out and overwritten by the next tokens. */
+  truncate(length: number): void {
+    this.held = Math.min(this.held, length);
   }
 
   feeds(newTokens: number): Record<string, ort.Tensor> {

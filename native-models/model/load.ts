@@ -5,6 +5,7 @@ import { ScreenAskError } from './errors.js';
 import { createFamily } from '../families/registry.js';
 import type { ModelFamily } from '../families/family.js';
 import type { Device } from '../runtime/session.js';
+import { ImageFeatureCache } from '../conversation/image-cache.js';
 import { loadTokenizer, type TextTokenizer } from '../text/tokenizer.js';
 
 export interface LoadOptions {
@@ -18,6 +19,8 @@ export interface LoadOptions {
    * the stock graph's). Off runs the export exactly as shipped, for comparison.
    */
   readonly rewriteDecoder?: boolean;
+  /** The GPU providers `device: 'auto'` tries, best first, before falling back to the CPU (default: per platform). */
+  readonly autoProviders?: readonly Exclude<Device, 'auto' | 'cpu'>[];
 }
 
 /** A model ready to answer: sessions, tokenizer and family. Immutable once loaded; answers keep their own state. */
@@ -29,8 +32,14 @@ export interface LoadedModel {
   readonly tokenizer: TextTokenizer;
   readonly family: ModelFamily;
   readonly graphs: ModelGraphs;
+  /** Longest sequence the model was trained for (prompt + answer), when its config says. */
+  readonly maxContext: number | undefined;
+  /** Encoded images by content, shared by this model's conversations. */
+  readonly imageCache: ImageFeatureCache;
   /** Things the user should know about how the model was loaded (e.g. a device fallback). */
   readonly warnings: readonly string[];
+  /** Set once the sessions are released. */
+  readonly state: { closed: boolean };
 }
 
 // CPUs run integer kernels fastest (see the runtime notes); GPUs want half precision.
@@ -56,18 +65,38 @@ export async function openModel(dir: string, options: LoadOptions = {}): Promise
   const configs = await readModelConfigs(dir);
   const tokenizer = await loadTokenizer(dir);
   const family = await createFamily({ dir, configs, tokenizer });
+  const dims = textDims(configs.config);
   const graphs = await openGraphs(
     files,
-    { device, ...(options.threads ? { threads: options.threads } : {}) },
-    textDims(configs.config),
+    {
+      device,
+      ...(options.threads ? { threads: options.threads } : {}),
+      ...(options.autoProviders ? { autoProviders: options.autoProviders } : {}),
+    },
+    dims,
     { rewriteDecoder: options.rewriteDecoder ?? true },
   );
   const warnings = graphs.fallbackReason
     ? [`No GPU execution provider could run this model (${graphs.fallbackReason}); running on the CPU.`]
     : [];
-  return { dir, precision, precisions: available, configs, tokenizer, family, graphs, warnings };
+  return {
+    dir,
+    precision,
+    precisions: available,
+    configs,
+    tokenizer,
+    family,
+    graphs,
+    maxContext: dims.maxContext,
+    imageCache: new ImageFeatureCache(),
+    warnings,
+    state: { closed: false },
+  };
 }
 
-export function closeModel(model: LoadedModel): Promise<void> {
-  return releaseGraphs(model.graphs);
+export async function closeModel(model: LoadedModel): Promise<void> {
+  if (model.state.closed) return;
+  model.state.closed = true;
+  model.imageCache.clear();
+  await releaseGraphs(model.graphs);
 }

@@ -9,6 +9,8 @@ export const devices: readonly Device[] = ['auto', 'cpu', 'webgpu', 'cuda', 'dml
 export interface SessionSettings {
   readonly device: Device;
   readonly threads?: number;
+  /** The GPU providers `auto` tries, best first, before the CPU; defaults to the platform's list. */
+  readonly autoProviders?: readonly Exclude<Device, 'auto' | 'cpu'>[];
 }
 
 /** The GPU providers worth trying first on each platform, best first (see the runtime notes). */
@@ -60,7 +62,8 @@ export async function openSession(
 ): Promise<LoadedSession & { fallbackReason?: string }> {
   const threads = settings.threads ?? physicalCores();
   const label = path.join(path.basename(path.dirname(file)), path.basename(file));
-  const candidates = settings.device === 'auto' ? [...autoCandidates(), 'cpu' as const] : [settings.device];
+  const gpus = settings.autoProviders ?? autoCandidates();
+  const candidates = settings.device === 'auto' ? [...gpus, 'cpu' as const] : [settings.device];
   const failures: string[] = [];
   for (const provider of candidates) {
     try {

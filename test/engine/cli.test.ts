@@ -34,6 +34,25 @@ describe('npm run ask', () => {
     expect(answer.warnings).toEqual([]);
   });
 
+  it('--follow-up continues the conversation; --json gives every turn with its stats', async () => {
+    const result = await runScript(ask, [
+      '--model', modelDir, '--image', image, '--max-new-tokens', '5', '--detail', 'low', '--precision', 'fp32', '--json',
+      'What colour?', '--follow-up', 'Why?', '--follow-up', 'Are you sure?',
+    ]);
+    expect(result.code).toBe(0);
+    const output = JSON.parse(result.stdout);
+    expect(output.turns).toHaveLength(3);
+    expect(output.tokenIds).toEqual(output.turns[0].tokenIds);
+    for (const turn of output.turns) {
+      expect(turn.tokenIds).toHaveLength(5);
+      expect(typeof turn.text).toBe('string');
+    }
+    expect(output.turns[0].stats.reusedPromptTokens).toBe(0);
+    expect(output.turns[1].stats.reusedPromptTokens).toBeGreaterThan(64);
+    expect(output.turns[2].stats.reusedPromptTokens).toBeGreaterThan(output.turns[1].stats.reusedPromptTokens);
+    expect(output.turns[1].stats.imageEncodeMs).toBe(0);
+  });
+
   it('streams plain text and prints the figures on stderr; --no-cache gives the same text', async () => {
     const args = ['--model', modelDir, '--image', image, '--max-new-tokens', '6', '--detail', 'low', '--precision', 'fp32'];
     const cached = await runScript(ask, [...args, 'What colour?']);
@@ -51,6 +70,7 @@ describe('npm run ask', () => {
     [['--model', 'MODEL', '--temperature', '12', 'q'], /^error: Invalid setting temperature: .*\(got 12\)/],
     [['--model', 'MODEL', '--top-p', 'lots', 'q'], /^error: Invalid value for --top-p/],
     [['--model', 'MODEL', '--precision', 'q4', 'q'], /^error: Model in .* has no q4 files/],
+    [['--model', 'MODEL', 'q', '--follow-up', ' '], /^error: Empty --follow-up question/],
   ])('bad input %j exits 1 with one line and no stack trace', async (args, message) => {
     const notImage = path.join(root, 'notes.txt');
     await writeFile(notImage, 'hello');

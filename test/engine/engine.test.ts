@@ -163,7 +163,10 @@ describe('generation', () => {
   });
 
   it('reports the figures of the answer', async () => {
-    const { stats } = await answer(model, { maxNewTokens: 6 });
+    // A picture no earlier test used, so its encoding is not already cached.
+    const fresh = await writeGradient(path.join(root, 'fresh.png'), 111, 77);
+    const events = model.startConversation({ image: fresh, detail: 'low' }).ask('What is this?', { maxNewTokens: 6 });
+    const { stats } = await collectAnswer(events);
     expect(stats.imageTokens).toBe(64);
     expect(stats.promptTokens).toBeGreaterThan(64);
     expect(stats.generatedTokens).toBe(6);

@@ -174,7 +174,7 @@ function splitGroupedAttention(view: GraphView, layer: number): { add: NewNode[]
   return { add, remove: [...remove, transpose.index, scores.index, context.index] };
 }
 
-function groupedAttentionEdits(
+function cacheInPlaceEdits(
   view: GraphView,
   { layers, attentionHeads, kvHeads }: RewriteOptions,
 ): Pick<GraphEdits, 'addNodes' | 'removeNodes' | 'addInitializers'> | string {
@@ -206,6 +206,8 @@ export interface RewriteOptions {
   readonly layers: number;
   readonly attentionHeads: number;
   readonly kvHeads: number;
+  /** Measure-only switch for the attention rewrite (default on). */
+  readonly readCacheInPlace?: boolean;
 }
 
 export function rewriteDecoder(model: Uint8Array, options: RewriteOptions): DecoderRewrite {
@@ -228,10 +230,11 @@ export function rewriteDecoder(model: Uint8Array, options: RewriteOptions): Deco
     };
   }
   // Reading the cache in place needs the Concat gone, which needs present.* to be outputs no longer.
-  const grouped = typeof newKv === 'string' ? 'needs the KV-output rewrite' : groupedAttentionEdits(view, options);
-  const cacheReadInPlace = typeof grouped !== 'string';
-  if (typeof grouped === 'string') skipped.push(`cache read in place: ${grouped}`);
-  else edits = { ...edits, ...grouped };
+  const inPlace =
+    options.readCacheInPlace === false ? 'turned off' : typeof newKv === 'string' ? 'needs the KV-output rewrite' : cacheInPlaceEdits(view, options);
+  const cacheReadInPlace = typeof inPlace !== 'string';
+  if (typeof inPlace === 'string') skipped.push(`cache read in place: ${inPlace}`);
+  else edits = { ...edits, ...inPlace };
   let lastRowLogits = false;
   if (keepLastLogits) {
     const sliceEdits = lastRowEdits(view);
