@@ -18,7 +18,7 @@ import { physicalCores } from '../native-models/runtime/threads.js';
 import { writeScreenshotLike } from '../test/support/images.js';
 import { lastLevelCacheBytes, measureBandwidth, type BandwidthResult } from './bandwidth.js';
 import { BENCH_PRECISIONS, decoderWeightBytes, DEFAULT_MODEL_DIR, ensureBenchModel, type BenchPrecision } from './model.js';
-import { benchPlan, QUESTION, type Phase } from './plan.js';
+import { benchPlan, QUESTION, type Phase, repeatsOf } from './plan.js';
 import { buildReport, formatReport, kvBytesPerContextToken, reportJson, type MachineInfo, type ModelInfo } from './report.js';
 import type { Engine, RunResult, Scenario, WorkerReply, WorkerRequest, WorkerSummary } from './types.js';
 
@@ -174,10 +174,10 @@ async function runPhase(
   image: string,
   sink: { runs: RunResult[]; workers: WorkerSummary[]; errors: string[] },
 ): Promise<void> {
-  const engines: Engine[] = ['ours', 'transformers.js'];
+  const engines: Engine[] = ['ours', 'ours-stock', 'transformers.js'];
   const workers = new Map<Engine, EngineWorker>();
   for (const engine of engines) {
-    const needed = phase.scenarios.some((s) => (engine === 'ours' ? s.oursRepeats : s.theirsRepeats) > 0);
+    const needed = phase.scenarios.some((s) => repeatsOf(engine, s) > 0);
     if (!needed) continue;
     // Loaded one after the other: two loads at once on two cores would slow both and prove nothing.
     const worker = new EngineWorker(engine, phase.precision);
@@ -201,13 +201,13 @@ async function runPhase(
 
   for (const scenario of phase.scenarios) {
     // Interleaved, ours then theirs per repeat, so a burst of load on the machine hits both engines alike.
-    const rounds = Math.max(scenario.oursRepeats, scenario.theirsRepeats);
+    const rounds = Math.max(...engines.map((engine) => repeatsOf(engine, scenario)));
     for (let round = 0; round < rounds; round++) {
       for (const engine of engines) {
-        if (round >= (engine === 'ours' ? scenario.oursRepeats : scenario.theirsRepeats)) continue;
+        if (round >= repeatsOf(engine, scenario)) continue;
         const worker = workers.get(engine);
         if (!worker?.alive) continue;
-        const { oursRepeats: _o, theirsRepeats: _t, ...plain } = scenario;
+        const { oursRepeats: _o, theirsRepeats: _t, stockRepeats: _s, ...plain } = scenario;
         const request: Scenario = engine === 'ours' ? plain : { ...plain, followUp: undefined };
         // The other engine's process keeps working for a moment after it answers (garbage collection, freeing
         // tensors: ~0.3 CPU-s after a transformers.js warm-up), which would land in this run's timings.

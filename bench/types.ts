@@ -2,7 +2,8 @@
 import type { BenchPrecision } from './model.js';
 import type { Noise } from './noise.js';
 
-export type Engine = 'ours' | 'transformers.js';
+/** `ours-stock`: our engine running the export exactly as shipped (no load-time decoder rewrite), for comparison. */
+export type Engine = 'ours' | 'ours-stock' | 'transformers.js';
 export type Detail = 'low' | 'high';
 
 /** One generation to time: the same request is sent to both engines. */
@@ -48,6 +49,8 @@ export interface RunResult {
     readonly imageEncodeMs: number;
     readonly prefillMs: number;
     readonly promptTokens: number;
+    /** Prompt tokens the conversation's KV cache already held. */
+    readonly reusedPromptTokens: number;
     readonly engineTtftMs: number;
   };
   /** os.loadavg()[0] just before the run: other work on the machine skews figures. */

@@ -13,8 +13,10 @@ let identity: Pick<WorkerSummary, 'engine' | 'precision'> | undefined;
 async function handle(request: WorkerRequest): Promise<unknown> {
   switch (request.type) {
     case 'init': {
-      const open = request.engine === 'ours' ? openOurs : openTransformersJs;
-      runner = await open(request);
+      runner =
+        request.engine === 'transformers.js'
+          ? await openTransformersJs(request)
+          : await openOurs({ ...request, rewriteDecoder: request.engine === 'ours' });
       identity = { engine: request.engine, precision: request.precision };
       await runner.warmUp();
       return { loadMs: runner.loadMs };

@@ -99,7 +99,7 @@ describe('bench report', () => {
     const runs = [
       run('ours', k.cachedFp32, { decodeTokensPerSecond: 40 }),
       run('ours', k.uncachedFp32, { decodeTokensPerSecond: 2 }),
-      run('ours', k.q8Low, { decodeTokensPerSecond: 80, ttftMs: 800, followUp: { ttftMs: 40, imageEncodeMs: 0, prefillMs: 40, promptTokens: 250, engineTtftMs: 40 } }),
+      run('ours', k.q8Low, { decodeTokensPerSecond: 80, ttftMs: 800, followUp: { ttftMs: 40, imageEncodeMs: 0, prefillMs: 40, promptTokens: 250, reusedPromptTokens: 200, engineTtftMs: 40 } }),
       run('transformers.js', k.q8Low, { decodeTokensPerSecond: 40 }),
       run('ours', k.q8High, { decodeTokensPerSecond: 30 }),
     ];
@@ -116,7 +116,7 @@ describe('bench report', () => {
 
   it('evaluates goals in both directions and never fails on a missed or missing one', () => {
     const goals = evaluateGoals(
-      { cachedVsUncached: 12, vsTransformersJsLow: 1.2, vsTransformersJsHigh: null, rooflineFraction: 0.8, ttftLowMs: 1200, followUpTtftRatio: 0.05 },
+      { cachedVsUncached: 12, vsTransformersJsLow: 1.2, vsTransformersJsHigh: null, rooflineFraction: 0.8, ttftLowMs: 1200, followUpTtftRatio: 0.05, rewriteSpeedupHigh: 1.5 },
       { vsTransformersJsHigh: 'transformers.js failed' },
     );
     const byName = Object.fromEntries(goals.map((g) => [g.name, g]));
@@ -152,14 +152,16 @@ describe('bench report', () => {
     expect(noiseWarnings(rows)).toEqual([expect.stringContaining('other processes took 39% of the machine')]);
   });
 
-  it('reports a follow-up as not measured when no run asked one, and flags a shortened history', () => {
+  it('reports a follow-up as not measured when no run asked one, and says how much came from the cache', () => {
     expect(summarizeFollowUp([run('ours', k.q8Low)]).measured).toBe(false);
-    const short = summarizeFollowUp([
-      run('ours', k.q8Low, { followUp: { ttftMs: 50, imageEncodeMs: 0, prefillMs: 50, promptTokens: 111, engineTtftMs: 50 } }),
+    const followUp = summarizeFollowUp([
+      run('ours', k.q8Low, {
+        followUp: { ttftMs: 50, imageEncodeMs: 0, prefillMs: 50, promptTokens: 111, reusedPromptTokens: 90, engineTtftMs: 50 },
+      }),
     ]);
-    expect(short.measured).toBe(true);
-    expect(short.firstPromptPlusAnswerTokens).toBe(90 + 128);
-    expect(short.note).toContain('flattered');
+    expect(followUp.measured).toBe(true);
+    expect(followUp.reusedPromptTokens).toBe(90);
+    expect(followUp.note).toContain("90 of the follow-up's 111 prompt tokens came from it");
   });
 
   it('renders aligned tables and a full report with every goal', () => {

@@ -206,8 +206,6 @@ export interface RewriteOptions {
   readonly layers: number;
   readonly attentionHeads: number;
   readonly kvHeads: number;
-  /** Measure-only switch for the attention rewrite (default on). */
-  readonly readCacheInPlace?: boolean;
 }
 
 export function rewriteDecoder(model: Uint8Array, options: RewriteOptions): DecoderRewrite {
@@ -230,8 +228,7 @@ export function rewriteDecoder(model: Uint8Array, options: RewriteOptions): Deco
     };
   }
   // Reading the cache in place needs the Concat gone, which needs present.* to be outputs no longer.
-  const inPlace =
-    options.readCacheInPlace === false ? 'turned off' : typeof newKv === 'string' ? 'needs the KV-output rewrite' : cacheInPlaceEdits(view, options);
+  const inPlace = typeof newKv === 'string' ? 'needs the KV-output rewrite' : cacheInPlaceEdits(view, options);
   const cacheReadInPlace = typeof inPlace !== 'string';
   if (typeof inPlace === 'string') skipped.push(`cache read in place: ${inPlace}`);
   else edits = { ...edits, ...inPlace };
