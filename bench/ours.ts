@@ -66,6 +66,8 @@ export async function openOurs(options: {
     async run(scenario: Scenario): Promise<RunResult> {
       const loadAverage = currentLoad();
       const before = cpuSnapshot();
+      // Every run looks at the capture for the first time, as a new screenshot would.
+      model.clearImageCache();
       const conversation = model.startConversation({ image: options.image, detail: scenario.detail });
       const started = performance.now();
       const first = await timeStream(

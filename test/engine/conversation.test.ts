@@ -116,6 +116,9 @@ describe('image-feature cache', () => {
     // Another detail level is another encoding.
     const high = await converse(model.startConversation({ image: capture, detail: 'high' }), { count: 1 });
     expect(high[0]!.stats.imageEncodeMs).toBeGreaterThan(0);
+    model.clearImageCache();
+    const cleared = await converse(model.startConversation({ image: capture, detail: 'low' }), { count: 1 });
+    expect(cleared[0]!.stats.imageEncodeMs).toBeGreaterThan(0);
   });
 
   it('evicts the least recently used entries beyond its byte budget', () => {
