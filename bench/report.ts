@@ -5,7 +5,7 @@
 import type { BandwidthResult } from './bandwidth.js';
 import type { BenchPrecision } from './model.js';
 import { KEY_SCENARIOS, sameScenario } from './plan.js';
-import type { Detail, Engine, RunResult, Scenario, WorkerSummary } from './types.js';
+import type { Engine, RunResult, Scenario, WorkerSummary } from './types.js';
 
 export interface MachineInfo {
   readonly cpuModel: string;
@@ -51,20 +51,13 @@ export interface BenchInputs {
 }
 
 /** Medians of every run of one (engine, scenario). */
-export interface Row {
-  readonly engine: Engine;
-  readonly precision: BenchPrecision;
-  readonly detail: Detail;
-  readonly maxNewTokens: number;
-  readonly cache: 'on' | 'off';
+export interface Row
+  extends Pick<Scenario, 'precision' | 'detail' | 'maxNewTokens' | 'cache'>,
+    Pick<
+      RunResult,
+      'engine' | 'imageEncodeMs' | 'prefillMs' | 'ttftMs' | 'decodeTokensPerSecond' | 'promptTokens' | 'imageTokens' | 'generatedTokens'
+    > {
   readonly runs: number;
-  readonly imageEncodeMs: number;
-  readonly prefillMs: number;
-  readonly ttftMs: number;
-  readonly decodeTokensPerSecond: number;
-  readonly promptTokens: number;
-  readonly imageTokens: number;
-  readonly generatedTokens: number;
   /** Bandwidth limit for this row's decode; null without the cache (recomputing the prompt is compute-bound). */
   readonly rooflineTokensPerSecond: number | null;
   readonly rooflineFraction: number | null;
