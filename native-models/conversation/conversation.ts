@@ -99,9 +99,9 @@ export class Conversation {
 
     const cache = (this.cache ??= createKvCache(this.model.graphs.signature));
     // Reuse needs the cache; keep at least one prompt token to read, for the logits of the first answer token.
-    const reused = settings.useCache ? Math.min(commonPrefix(this.cachedIds, promptIds), promptIds.length - 1) : 0;
-    if (reused > 0) cache.truncate(reused);
-    else cache.clear();
+    const shared = settings.useCache ? Math.min(commonPrefix(this.cachedIds, promptIds), promptIds.length - 1) : 0;
+    const reused = shared > 0 ? cache.truncate(shared) : 0;
+    if (reused === 0) cache.clear();
     const embeds = await embedTokens(this.model.graphs, promptIds.slice(reused));
     if (image) {
       const { family, graphs } = this.model;

@@ -10,13 +10,23 @@ export interface KvCache {
   readonly length: number;
   feeds(newTokens: number): Record<string, ort.Tensor>;
   absorb(outputs: Record<string, ort.Tensor>, newTokens: number): void;
-  /** Keeps the first `length` tokens (a conversation rewinding to what a follow-up shares with it). */
-  truncate(length: number): void;
+  /**
+   * Keeps at most the first `length` tokens (a conversation rewinding to what a follow-up shares with it) and returns
+   * how many it kept: a cache that cannot cut its tensors keeps all or nothing.
+   */
+  truncate(length: number): number;
   clear(): void;
 }
 
 export function createKvCache(signature: DecoderSignature): KvCache {
-  return signature.kvOutputs === 'new-only' ? new HostKvCache(signature) : new PresentKvCache(signature);
+  switch (signature.kvOutputs) {
+    case 'new-only':
+      return new HostKvCache(signature);
+    case 'device':
+      return new DeviceKvCache(signature);
+    case 'present':
+      return new PresentKvCache(signature);
+  }
 }
 
 function onesMask(length: number): ort.Tensor {
@@ -28,10 +38,10 @@ function onesMask(length: number): ort.Tensor {
  * call's past inputs. Simple, and what every other runtime does; it moves the whole cache twice per token.
  */
 class PresentKvCache implements KvCache {
-  private past: Record<string, ort.Tensor> = {};
-  private held = 0;
+  protected past: Record<string, ort.Tensor> = {};
+  protected held = 0;
 
-  constructor(private readonly signature: DecoderSignature) {
+  constructor(protected readonly signature: DecoderSignature) {
     this.clear();
   }
 
@@ -54,8 +64,8 @@ class PresentKvCache implements KvCache {
     return { ...this.past, attention_mask: onesMask(this.held + newTokens) };
   }
 
-  truncate(length: number): void {
-    if (length >= this.held) return;
+  truncate(length: number): number {
+    if (length >= this.held) return this.held;
     const { kvType, kvHeads, headDim } = this.signature;
     for (const [name, tensor] of Object.entries(this.past)) {
       const data = tensor.data as FloatData;
@@ -66,14 +76,44 @@ class PresentKvCache implements KvCache {
       this.past[name] = floatTensor(kvType, kept, [1, kvHeads, length, headDim]);
     }
     this.held = length;
+    return length;
   }
 
   absorb(outputs: Record<string, ort.Tensor>, newTokens: number): void {
     for (const { past, output } of this.signature.layers) {
-      this.past[past.key] = outputs[output.key]!;
-      this.past[past.value] = outputs[output.value]!;
+      this.replace(past.key, outputs[output.key]!);
+      this.replace(past.value, outputs[output.value]!);
     }
     this.held += newTokens;
+  }
+
+  protected replace(name: string, tensor: ort.Tensor): void {
+    this.past[name] = tensor;
+  }
+}
+
+/**
+ * For WebGPU: the present.* outputs stay in GPU memory ('gpu-buffer') and go back in as they are; only the logits
+ * cross to the CPU. GPU tensors are not garbage-collected, so each replaced one is disposed. It cannot cut its tensors
+ * without a round trip, so a follow-up reuses it only when the new prompt extends everything it holds.
+ * Not yet run on a GPU: the development machines have none (see README).
+ */
+class DeviceKvCache extends PresentKvCache {
+  protected override replace(name: string, tensor: ort.Tensor): void {
+    const old = this.past[name];
+    super.replace(name, tensor);
+    if (old && old !== tensor && old.location === 'gpu-buffer') old.dispose();
+  }
+
+  override truncate(length: number): number {
+    if (length >= this.held) return this.held;
+    this.clear();
+    return 0;
+  }
+
+  override clear(): void {
+    for (const tensor of Object.values(this.past ?? {})) if (tensor.location === 'gpu-buffer') tensor.dispose();
+    super.clear();
   }
 }
 
@@ -104,8 +144,9 @@ class HostKvCache implements KvCache {
   }
 
   /** Rows past `length` stay in the buffers but are masked out and overwritten by the next tokens. */
-  truncate(length: number): void {
+  truncate(length: number): number {
     this.held = Math.min(this.held, length);
+    return this.held;
   }
 
   feeds(newTokens: number): Record<string, ort.Tensor> {

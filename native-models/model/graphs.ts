@@ -5,7 +5,7 @@ import type { TextDims } from './config.js';
 import type { GraphFiles } from './layout.js';
 import { readDecoderSignature, type DecoderSignature } from '../runtime/decoder-signature.js';
 import { rewriteDecoder } from '../runtime/onnx/decoder-rewrite.js';
-import { openSession, type Device, type LoadedSession, type SessionSettings } from '../runtime/session.js';
+import { openSession, type Device, type GraphVariant, type LoadedSession, type SessionSettings } from '../runtime/session.js';
 
 /** The three sessions of a loaded model and what the decoder declares. Owned by the loaded model, shared by answers. */
 export interface ModelGraphs {
@@ -23,23 +23,33 @@ export interface ModelGraphs {
 interface OpenedDecoder extends LoadedSession {
   readonly fallbackReason?: string;
   readonly newKv?: readonly { key: string; value: string }[];
+  readonly presentOnDevice: boolean;
   readonly rewrites: ModelGraphs['rewrites'];
 }
 
+interface PreparedDecoder {
+  readonly variant: GraphVariant;
+  readonly newKv?: readonly { key: string; value: string }[];
+  readonly rewrites: ModelGraphs['rewrites'];
+}
+
+const unchanged = (file: string, reason: string): PreparedDecoder => ({
+  variant: { model: file },
+  rewrites: { applied: [], skipped: [reason] },
+});
+
 /**
- * Opens the decoder, rewritten (see decoder-rewrite.ts) unless `rewrite` is off. A graph with external weights must
- * be opened by path for the runtime to find them, so its (small) rewritten graph is written beside the original;
- * where that folder is read-only, the stock graph runs instead and the reason is kept.
+ * The rewritten decoder (see decoder-rewrite.ts), or the file as it is with the reason. A graph with external weights
+ * must be opened by path for the runtime to find them, so its (small) rewritten graph is written beside the original;
+ * where that folder is read-only, the stock graph runs instead.
  */
-async function openDecoder(file: string, settings: SessionSettings, dims: TextDims, rewrite: boolean): Promise<OpenedDecoder> {
-  if (!rewrite) return { ...(await openSession(file, settings)), rewrites: { applied: [], skipped: ['turned off'] } };
+async function prepareRewrite(file: string, dims: TextDims): Promise<PreparedDecoder> {
   let result;
   try {
     result = rewriteDecoder(await readFile(file), { layers: dims.layers, attentionHeads: dims.attentionHeads, kvHeads: dims.kvHeads });
   } catch (error) {
     // An unreadable graph: let the runtime open the original, which reports a damaged file in its own words.
-    const reason = `cannot parse the graph (${(error as Error).message})`;
-    return { ...(await openSession(file, settings)), rewrites: { applied: [], skipped: [reason] } };
+    return unchanged(file, `cannot parse the graph (${(error as Error).message})`);
   }
   const applied = [
     ...(result.newKv ? ['new-kv-outputs'] : []),
@@ -53,23 +63,44 @@ async function openDecoder(file: string, settings: SessionSettings, dims: TextDi
       await writeFile(beside, result.model);
       model = beside;
     } catch (error) {
-      const reason = `cannot write ${beside} (${(error as Error).message})`;
-      return { ...(await openSession(file, settings)), rewrites: { applied: [], skipped: [reason] } };
+      return unchanged(file, `cannot write ${beside} (${(error as Error).message})`);
     }
   }
+  return { variant: { model }, ...(result.newKv ? { newKv: result.newKv } : {}), rewrites: { applied, skipped: result.skipped } };
+}
+
+/**
+ * WebGPU can keep outputs in GPU memory: the stock graph's present.* stay there and go back in as past_key_values.*
+ * without a round trip through JavaScript (see DeviceKvCache). Only the logits come to the CPU.
+ */
+export function deviceKvVariant(file: string, layers: number): GraphVariant {
+  const onDevice: Record<string, 'gpu-buffer' | 'cpu'> = { logits: 'cpu' };
+  for (let i = 0; i < layers; i++) onDevice[`present.${i}.key`] = onDevice[`present.${i}.value`] = 'gpu-buffer';
+  return { model: file, options: { preferredOutputLocation: onDevice } };
+}
+
+/**
+ * Opens the decoder. On the CPU (and providers that hand outputs back to the CPU) the rewritten graph runs, with its
+ * host-owned cache; on WebGPU, the stock graph with its cache on the device. A rewritten graph that fails to load
+ * falls back to the stock one: an optimisation never stops a model from running.
+ */
+async function openDecoder(file: string, settings: SessionSettings, dims: TextDims, rewrite: boolean): Promise<OpenedDecoder> {
+  const prepared = rewrite ? await prepareRewrite(file, dims) : unchanged(file, 'turned off');
+  const open = (cpuVariant: GraphVariant) =>
+    openSession(file, settings, (provider) => (provider === 'webgpu' ? deviceKvVariant(file, dims.layers) : cpuVariant));
+  let chosen = prepared;
   let opened;
   try {
-    opened = await openSession(file, settings, model);
+    opened = await open(prepared.variant);
   } catch (error) {
-    // Never let an optimisation stop a model from running: the stock graph is always a valid fallback.
-    const reason = `the rewritten graph did not load (${(error as Error).message})`;
-    return { ...(await openSession(file, settings)), rewrites: { applied: [], skipped: [reason] } };
+    if (prepared.variant.model === file) throw error;
+    chosen = unchanged(file, `the rewritten graph did not load (${(error as Error).message})`);
+    opened = await open(chosen.variant);
   }
-  return {
-    ...opened,
-    ...(result.newKv ? { newKv: result.newKv } : {}),
-    rewrites: { applied, skipped: result.skipped },
-  };
+  if (opened.provider === 'webgpu') {
+    return { ...opened, presentOnDevice: true, rewrites: { applied: [], skipped: ['WebGPU runs the stock graph with its cache on the device'] } };
+  }
+  return { ...opened, presentOnDevice: false, ...(chosen.newKv ? { newKv: chosen.newKv } : {}), rewrites: chosen.rewrites };
 }
 
 export async function openGraphs(
@@ -87,7 +118,7 @@ export async function openGraphs(
       vision: vision.session,
       embed: embed.session,
       decoder: decoder.session,
-      signature: readDecoderSignature(decoder.session, dims, decoder.newKv),
+      signature: readDecoderSignature(decoder.session, dims, decoder.newKv, decoder.presentOnDevice),
       hiddenSize: dims.hiddenSize,
       provider: decoder.provider,
       rewrites: decoder.rewrites,

@@ -10,8 +10,11 @@ import type { FloatType } from './tensors.js';
 export interface DecoderSignature {
   /** Per layer: the past inputs, and the outputs that carry K/V back. */
   readonly layers: readonly { past: { key: string; value: string }; output: { key: string; value: string } }[];
-  /** `present`: outputs hold past + new (stock graphs); `new-only`: just the new tokens (rewritten graphs). */
-  readonly kvOutputs: 'present' | 'new-only';
+  /**
+   * `present`: outputs hold past + new (stock graphs), on the CPU; `device`: the same, kept in GPU memory (WebGPU);
+   * `new-only`: just the new tokens (rewritten graphs).
+   */
+  readonly kvOutputs: 'present' | 'device' | 'new-only';
   readonly kvType: FloatType;
   readonly kvHeads: number;
   readonly headDim: number;
@@ -46,6 +49,7 @@ export function readDecoderSignature(
   session: ort.InferenceSession,
   dims: TextDims,
   newKvOutputs?: readonly { key: string; value: string }[],
+  presentOnDevice = false,
 ): DecoderSignature {
   const graph = 'decoder_model_merged';
   const inputs = session.inputMetadata;
@@ -71,7 +75,7 @@ export function readDecoderSignature(
   const position = tensorMeta(inputs, 'position_ids', graph);
   return {
     layers,
-    kvOutputs: newKvOutputs ? 'new-only' : 'present',
+    kvOutputs: newKvOutputs ? 'new-only' : presentOnDevice ? 'device' : 'present',
     kvType: floatType(pastKey, graph),
     kvHeads: dim(pastKey, 1, dims.kvHeads),
     headDim: dim(pastKey, 3, dims.headDim),

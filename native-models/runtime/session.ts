@@ -24,8 +24,13 @@ function autoCandidates(): Exclude<Device, 'auto' | 'cpu'>[] {
   return wanted.filter((name) => bundled.has(name));
 }
 
-function sessionOptions(provider: Exclude<Device, 'auto'>, threads: number): ort.InferenceSession.SessionOptions {
+function sessionOptions(
+  provider: Exclude<Device, 'auto'>,
+  threads: number,
+  extra: Partial<ort.InferenceSession.SessionOptions> = {},
+): ort.InferenceSession.SessionOptions {
   return {
+    ...extra,
     executionProviders: [provider],
     graphOptimizationLevel: 'all',
     intraOpNumThreads: threads,
@@ -40,14 +45,17 @@ export interface LoadedSession {
   readonly provider: Exclude<Device, 'auto'>;
 }
 
-async function create(
-  model: string | Uint8Array,
-  provider: Exclude<Device, 'auto'>,
-  threads: number,
-): Promise<ort.InferenceSession> {
-  return typeof model === 'string'
-    ? ort.InferenceSession.create(model, sessionOptions(provider, threads))
-    : ort.InferenceSession.create(model, sessionOptions(provider, threads));
+/** What to open on a given provider: a graph (path or bytes) and any provider-specific session options. */
+export interface GraphVariant {
+  readonly model: string | Uint8Array;
+  readonly options?: Partial<ort.InferenceSession.SessionOptions>;
+}
+
+async function create(variant: GraphVariant, provider: Exclude<Device, 'auto'>, threads: number): Promise<ort.InferenceSession> {
+  const options = sessionOptions(provider, threads, variant.options);
+  return typeof variant.model === 'string'
+    ? ort.InferenceSession.create(variant.model, options)
+    : ort.InferenceSession.create(variant.model, options);
 }
 
 /**
@@ -57,8 +65,8 @@ async function create(
 export async function openSession(
   file: string,
   settings: SessionSettings,
-  /** The graph's bytes when they differ from the file's (a rewritten graph); errors still name the file. */
-  model: string | Uint8Array = file,
+  /** What to open per provider when it is not the file as it is (a rewritten graph); errors still name the file. */
+  variantFor: (provider: Exclude<Device, 'auto'>) => GraphVariant = () => ({ model: file }),
 ): Promise<LoadedSession & { fallbackReason?: string }> {
   const threads = settings.threads ?? physicalCores();
   const label = path.join(path.basename(path.dirname(file)), path.basename(file));
@@ -67,7 +75,7 @@ export async function openSession(
   const failures: string[] = [];
   for (const provider of candidates) {
     try {
-      const session = await create(model, provider, threads);
+      const session = await create(variantFor(provider), provider, threads);
       return failures.length ? { session, provider, fallbackReason: failures.join('; ') } : { session, provider };
     } catch (error) {
       const reason = firstLine(error);
