@@ -1,0 +1,253 @@
+/**
+ * The app's settings: one schema, used by the main process (the settings store, the engine supervisor) and by the
+ * renderer (inline validation on the settings page). The renderer runs sandboxed without Node, so this module imports
+ * only zod, Node-free engine modules, and engine *types* (erased at build time).
+ *
+ * Generation ranges are not restated: they come from the engine's `generationOptionsSchema`, the same schema the CLI
+ * and the utility process validate with, so the settings page can never accept a value the engine then refuses.
+ */
+import { z } from 'zod';
+import type { ImageDetail } from '../../native-models/families/family.js';
+import { generationOptionsSchema } from '../../native-models/generation/settings.js';
+import type { Device } from '../../native-models/runtime/session.js';
+import type { Precision } from '../../native-models/model/layout.js';
+import { parseAccelerator } from './accelerator.js';
+
+/** Bumped whenever the stored shape changes; the store migrates older files step by step (see settings-store.ts). */
+export const SETTINGS_VERSION = 2;
+
+// The engine's `precisions` and `devices` arrays live in modules that import node:fs and onnxruntime-node, which the
+// renderer cannot load. The lists are therefore spelled out here, and the compiler checks both directions: every entry
+// is an engine value (`satisfies`) and every engine value is listed (`Exhaustive`). A test compares them at run time.
+type Exhaustive<Listed extends readonly string[], All extends string> = [All] extends [Listed[number]] ? true : never;
+const precisionChoices = ['fp32', 'fp16', 'q8', 'int8', 'uint8', 'q4', 'q4f16', 'bnb4'] as const satisfies readonly Precision[];
+const deviceChoices = ['auto', 'cpu', 'webgpu', 'cuda', 'dml', 'coreml'] as const satisfies readonly Device[];
+const imageDetailChoices = ['low', 'high'] as const satisfies readonly ImageDetail[];
+const _allPrecisions: Exhaustive<typeof precisionChoices, Precision> = true;
+const _allDevices: Exhaustive<typeof deviceChoices, Device> = true;
+const _allDetails: Exhaustive<typeof imageDetailChoices, ImageDetail> = true;
+
+/** `auto` lets the engine pick among the files present (q8, then q4, then fp32 on a CPU). */
+export const precisionSettings = ['auto', ...precisionChoices] as const;
+export const deviceSettings = deviceChoices;
+export const imageDetailSettings = imageDetailChoices;
+
+/** An absolute folder path on any platform: /…, C:\… or C:/…, or a UNC share \\server\…. */
+const absolutePath = /^(?:\/|[A-Za-z]:[\\/]|\\\\[^\\]+\\)/;
+/**
+ * A catalogue entry: the model manager (a later issue) names its models by Hugging Face Hub id, "owner/name". Only the
+ * shape is checked here; whether the catalogue knows the id is the model manager's business.
+ */
+const catalogueId = /^[A-Za-z0-9][\w.-]*(?:\/[A-Za-z0-9][\w.-]*)?$/;
+
+const modelSchema = z.string().superRefine((value, ctx) => {
+  if (value.trim() === '') {
+    ctx.addIssue({ code: 'custom', message: 'choose a model from the list or a model folder' });
+  } else if (!absolutePath.test(value) && !catalogueId.test(value)) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `"${value}" is neither a model from the list nor a full folder path (e.g. /home/you/models/SmolVLM-256M-Instruct)`,
+    });
+  }
+});
+
+/** Stored in canonical form, so that two spellings of one shortcut compare equal. */
+const hotkeySchema = z.string().transform((value, ctx) => {
+  const parsed = parseAccelerator(value);
+  if (parsed.ok) return parsed.accelerator;
+  ctx.issues.push({ code: 'custom', message: parsed.message, input: value });
+  return z.NEVER;
+});
+
+const engine = generationOptionsSchema.shape;
+
+/**
+ * Generation settings are nullable: null means "the model's own default" (its generation_config.json, then the
+ * engine's fallback), which is what the engine does when an option is left out. Storing concrete numbers by default
+ * would silently override every model's tuned values.
+ */
+const settingsFields = {
+  /** A catalogue id or an absolute model folder; null until the user has picked one. */
+  model: modelSchema.nullable(),
+  precision: z.enum(precisionSettings),
+  device: z.enum(deviceSettings),
+  maxNewTokens: engine.maxNewTokens.unwrap().nullable(),
+  temperature: engine.temperature.unwrap().nullable(),
+  topK: engine.topK.unwrap().nullable(),
+  topP: engine.topP.unwrap().nullable(),
+  repetitionPenalty: engine.repetitionPenalty.unwrap().nullable(),
+  /** The KV cache; off only when the user asks (it recomputes the whole sequence for every token). */
+  useCache: engine.useCache.unwrap(),
+  imageDetail: z.enum(imageDetailSettings),
+  /** null = no global shortcut. */
+  hotkey: hotkeySchema.nullable(),
+  saveScreenshotsInHistory: z.boolean(),
+};
+
+/** A complete settings object (what `get()` returns). Strict: an unknown key is an error, not silently kept. */
+export const settingsSchema = z.object(settingsFields).strict();
+export type Settings = z.output<typeof settingsSchema>;
+export type SettingName = keyof Settings;
+/** What a caller may send to change settings: any subset, in input form (e.g. a hotkey in any accepted spelling). */
+export type SettingsPatch = Partial<z.input<typeof settingsSchema>>;
+
+/**
+ * Built without `.default()`s on purpose: zod fills defaults into a `.partial()` object, which would turn a one-field
+ * patch into a reset of every other field.
+ */
+const patchSchema = z.object(settingsFields).partial().strict();
+
+/**
+ * The stored defaults. imageDetail is `low` here; choosing `high` on machines with a GPU is a runtime decision of the
+ * app, not a stored value. Checked against the schema when this module loads, so a bad default fails every test.
+ */
+export const defaultSettings: Readonly<Settings> = Object.freeze(
+  settingsSchema.parse({
+    model: null,
+    precision: 'auto',
+    device: 'auto',
+    maxNewTokens: null,
+    temperature: null,
+    topK: null,
+    topP: null,
+    repetitionPenalty: null,
+    useCache: true,
+    imageDetail: 'low',
+    hotkey: 'CommandOrControl+Shift+Space',
+    saveScreenshotsInHistory: false,
+  } satisfies z.input<typeof settingsSchema>),
+);
+
+/** Names the settings page shows; error messages use them so that they read as sentences about the form. */
+export const settingLabels: Readonly<Record<SettingName, string>> = {
+  model: 'Model',
+  precision: 'Precision',
+  device: 'Device',
+  maxNewTokens: 'Max new tokens',
+  temperature: 'Temperature',
+  topK: 'Top-k',
+  topP: 'Top-p',
+  repetitionPenalty: 'Repetition penalty',
+  useCache: 'KV cache',
+  imageDetail: 'Image detail',
+  hotkey: 'Hotkey',
+  saveScreenshotsInHistory: 'Save screenshots in history',
+};
+
+export interface NumericRange {
+  readonly min: number;
+  readonly max: number;
+  /** True when `min` itself is refused (top-p must be above 0). */
+  readonly minExclusive: boolean;
+  readonly integer: boolean;
+}
+type NumericSetting = 'maxNewTokens' | 'temperature' | 'topK' | 'topP' | 'repetitionPenalty';
+
+function rangeOf(schema: z.ZodNumber): NumericRange {
+  const min = schema.minValue ?? -Number.MAX_VALUE;
+  return {
+    min,
+    max: schema.maxValue ?? Number.MAX_VALUE,
+    minExclusive: !schema.safeParse(min).success,
+    integer: schema.isInt,
+  };
+}
+
+/** Bounds for the sliders and number inputs, read from the engine's schema rather than copied. */
+export const numericRanges: Readonly<Record<NumericSetting, NumericRange>> = {
+  maxNewTokens: rangeOf(engine.maxNewTokens.unwrap()),
+  temperature: rangeOf(engine.temperature.unwrap()),
+  topK: rangeOf(engine.topK.unwrap()),
+  topP: rangeOf(engine.topP.unwrap()),
+  repetitionPenalty: rangeOf(engine.repetitionPenalty.unwrap()),
+};
+
+/** One problem with one field, worded for display next to that field. `field` is '' for the patch as a whole. */
+export interface SettingsFieldError {
+  readonly field: SettingName | '';
+  readonly message: string;
+}
+
+export type PatchValidation =
+  | { readonly ok: true; readonly patch: Partial<Settings> }
+  | { readonly ok: false; readonly errors: readonly SettingsFieldError[] };
+
+/** Checks a change coming from the renderer (or anywhere untrusted): every error, one per field, in plain words. */
+export function validateSettingsPatch(patch: unknown): PatchValidation {
+  const parsed = patchSchema.safeParse(patch);
+  if (parsed.success) return { ok: true, patch: parsed.data };
+  return { ok: false, errors: describeIssues(parsed.error.issues, patch) };
+}
+
+/** Turns zod issues into user-facing errors; also used by the store to report fields it had to reset. */
+export function describeIssues(issues: readonly z.core.$ZodIssue[], input: unknown): SettingsFieldError[] {
+  const errors: SettingsFieldError[] = [];
+  for (const issue of issues) {
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys) {
+        errors.push({ field: '', message: `"${key}" is not a setting ScreenAsk knows.` });
+      }
+      continue;
+    }
+    const key = issue.path[0];
+    if (typeof key !== 'string' || !(key in settingLabels)) {
+      errors.push({ field: '', message: 'Settings must be an object of named values.' });
+      continue;
+    }
+    const field = key as SettingName;
+    // Only the first problem per field: "must be a number" and "must be at least 1" together would be noise.
+    if (errors.some((e) => e.field === field)) continue;
+    const value = input && typeof input === 'object' ? (input as Record<string, unknown>)[field] : undefined;
+    errors.push({ field, message: describeIssue(field, issue, value) });
+  }
+  return errors;
+}
+
+/** What null stands for, in the fields that accept it. */
+const nullMeaning: Partial<Record<SettingName, string>> = {
+  model: 'none',
+  hotkey: 'none (no shortcut)',
+  maxNewTokens: 'empty for the model default',
+  temperature: 'empty for the model default',
+  topK: 'empty for the model default',
+  topP: 'empty for the model default',
+  repetitionPenalty: 'empty for the model default',
+};
+
+function describeIssue(field: SettingName, issue: z.core.$ZodIssue, value: unknown): string {
+  const label = settingLabels[field];
+  const got = value === undefined ? '' : ` (got ${JSON.stringify(value)})`;
+  switch (issue.code) {
+    case 'too_big':
+      return `${label} must be ${issue.inclusive ? 'at most' : 'less than'} ${String(issue.maximum)}${got}.`;
+    case 'too_small':
+      return `${label} must be ${issue.inclusive ? 'at least' : 'more than'} ${String(issue.minimum)}${got}.`;
+    case 'invalid_value':
+      return `${label} must be one of ${issue.values.map(String).join(', ')}${got}.`;
+    case 'invalid_type': {
+      const what =
+        issue.expected === 'int' ? 'a whole number'
+        : issue.expected === 'number' ? 'a number'
+        : issue.expected === 'boolean' ? 'on or off (true or false)'
+        : 'text';
+      const orNull = nullMeaning[field] && issue.expected !== 'int' ? ` or ${nullMeaning[field]}` : '';
+      return `${label} must be ${what}${orNull}${got}.`;
+    }
+    case 'custom':
+      return `${label}: ${issue.message.replace(/\.$/, '')}.`;
+    default:
+      return `${label} is not valid${got}: ${issue.message}.`;
+  }
+}
+
+/** The engine's per-answer options from the settings: nulls (model defaults) are left out, as the engine expects. */
+export function generationOptionsFrom(settings: Settings): z.infer<typeof generationOptionsSchema> {
+  const { maxNewTokens, temperature, topK, topP, repetitionPenalty, useCache } = settings;
+  const options: z.infer<typeof generationOptionsSchema> = { useCache };
+  if (maxNewTokens !== null) options.maxNewTokens = maxNewTokens;
+  if (temperature !== null) options.temperature = temperature;
+  if (topK !== null) options.topK = topK;
+  if (topP !== null) options.topP = topP;
+  if (repetitionPenalty !== null) options.repetitionPenalty = repetitionPenalty;
+  return options;
+}
