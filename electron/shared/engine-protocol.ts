@@ -1,0 +1,243 @@
+/**
+ * The message protocol between the main process (engine supervisor) and the utility process that hosts the engine.
+ *
+ * Every message crossing the process boundary is parsed with these schemas on receipt: a process boundary is a trust
+ * boundary (a renderer's payload travels through here) and a version skew between the two sides must fail loudly, not
+ * as a confusing crash deep in the engine. Messages travel by structured clone (Electron's utilityProcess, or Node's
+ * `fork` with `serialization: 'advanced'`), so PNG bytes cross as a `Uint8Array`, not as JSON.
+ *
+ * This module must stay light: the main process and (later) the renderer import it, and neither may load
+ * onnxruntime. It therefore imports only the engine's generation-settings schema (zod + an error class) and types.
+ */
+import { z } from 'zod';
+import { generationOptionsSchema } from '../../native-models/generation/settings.js';
+import type { Precision } from '../../native-models/model/layout.js';
+import type { Device } from '../../native-models/runtime/session.js';
+import type { AnswerStats } from '../../native-models/conversation/answer.js';
+
+/** Bumped on any incompatible change; both sides reject messages of another version. */
+export const PROTOCOL_VERSION = 1;
+const version = z.literal(PROTOCOL_VERSION);
+
+// Enumerations are restated here (the engine's lists live in modules that load onnxruntime or node:fs); the type-level
+// checks below fail the build if they drift from the engine's.
+const precisionValues = ['fp32', 'fp16', 'q8', 'int8', 'uint8', 'q4', 'q4f16', 'bnb4'] as const;
+const deviceValues = ['auto', 'cpu', 'webgpu', 'cuda', 'dml', 'coreml'] as const;
+const stopReasonValues = ['eos', 'max-new-tokens', 'context-full', 'cancelled'] as const;
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const precisionsMatch: Same<(typeof precisionValues)[number], Precision> = true;
+const devicesMatch: Same<(typeof deviceValues)[number], Device> = true;
+const stopReasonsMatch: Same<(typeof stopReasonValues)[number], AnswerStats['stopReason']> = true;
+void [precisionsMatch, devicesMatch, stopReasonsMatch];
+
+const precision = z.enum(precisionValues);
+const device = z.enum(deviceValues);
+const provider = z.enum(deviceValues).exclude(['auto']);
+/** Correlates a request with its replies; chosen by the main process, unique while the request runs. */
+const requestId = z.string().min(1).max(128);
+const conversationId = z.string().min(1).max(128);
+const oneLine = z.string().max(4000);
+
+/** 8-byte PNG signature: the only encoded format the shell sends (captures are PNG). */
+const pngSignature = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
+const maxImageBytes = 256 * 1024 * 1024;
+
+export const imageSourceSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('path'), path: z.string().min(1).max(4096) }),
+  z.object({
+    kind: z.literal('png'),
+    // Not z.instanceof: that narrows to Uint8Array<ArrayBuffer>, and a Buffer from readFile is ArrayBufferLike-backed.
+    bytes: z
+      .custom<Uint8Array>((value) => value instanceof Uint8Array, 'expected PNG bytes (a Uint8Array)')
+      .refine((b) => b.byteLength <= maxImageBytes, 'image is larger than 256 MB')
+      .refine((b) => pngSignature.every((byte, i) => b[i] === byte), 'not PNG data'),
+  }),
+]);
+export type ImageSource = z.infer<typeof imageSourceSchema>;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Requests: main → utility.
+
+export const loadRequestSchema = z.object({
+  v: version,
+  type: z.literal('load'),
+  requestId,
+  dir: z.string().min(1).max(4096),
+  precision: z.union([precision, z.literal('auto')]).optional(),
+  device: device.optional(),
+  threads: z.number().int().min(1).max(256).optional(),
+});
+
+/**
+ * Asks a question. With `start`, a new conversation is opened under `conversationId` (on a capture, or text only);
+ * without it the ask is a follow-up on an existing conversation, which reuses that conversation's KV cache.
+ * The explicit `start` keeps a follow-up on a forgotten conversation (closed, or lost in a restart) from silently
+ * becoming a new, imageless one.
+ */
+export const askRequestSchema = z.object({
+  v: version,
+  type: z.literal('ask'),
+  requestId,
+  conversationId,
+  start: z.object({ image: imageSourceSchema.optional(), detail: z.enum(['low', 'high']).optional() }).strict().optional(),
+  question: z.string().min(1).max(100_000),
+  options: generationOptionsSchema.strict().optional(),
+});
+
+/** Cancels the ask whose id is `requestId`. No reply of its own: the ask ends with `done` (stopReason `cancelled`). */
+export const cancelRequestSchema = z.object({ v: version, type: z.literal('cancel'), requestId });
+export const unloadRequestSchema = z.object({ v: version, type: z.literal('unload'), requestId });
+export const closeConversationRequestSchema = z.object({
+  v: version,
+  type: z.literal('close-conversation'),
+  requestId,
+  conversationId,
+});
+/** Liveness check; answered with `heartbeat`. (Answers are late while a long prefill holds the utility's thread.) */
+export const pingRequestSchema = z.object({ v: version, type: z.literal('ping'), requestId });
+
+export const engineRequestSchema = z.discriminatedUnion('type', [
+  loadRequestSchema,
+  askRequestSchema,
+  cancelRequestSchema,
+  unloadRequestSchema,
+  closeConversationRequestSchema,
+  pingRequestSchema,
+]);
+export type EngineRequest = z.infer<typeof engineRequestSchema>;
+export type LoadRequest = z.infer<typeof loadRequestSchema>;
+export type AskRequest = z.infer<typeof askRequestSchema>;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Replies and events: utility → main (token/warning/done/error also go to a renderer's MessagePort when one is given).
+
+export const modelInfoSchema = z.object({
+  dir: z.string(),
+  family: z.string(),
+  precision,
+  precisions: z.array(precision),
+  provider,
+  warnings: z.array(z.string()),
+  decoderRewrites: z.object({ applied: z.array(z.string()), skipped: z.array(z.string()) }),
+});
+export type ModelInfo = z.infer<typeof modelInfoSchema>;
+
+export const answerStatsSchema = z.object({
+  imageEncodeMs: z.number(),
+  prefillMs: z.number(),
+  timeToFirstTokenMs: z.number(),
+  decodeTokensPerSecond: z.number(),
+  promptTokens: z.number().int(),
+  reusedPromptTokens: z.number().int(),
+  imageTokens: z.number().int(),
+  generatedTokens: z.number().int(),
+  totalMs: z.number(),
+  cache: z.enum(['on', 'off']),
+  precision,
+  provider,
+  stopReason: z.enum(stopReasonValues),
+});
+const statsMatch: Same<z.infer<typeof answerStatsSchema>, { -readonly [K in keyof AnswerStats]: AnswerStats[K] }> = true;
+void statsMatch;
+
+export const answerPayloadSchema = z.object({
+  text: z.string(),
+  tokenIds: z.array(z.number().int()),
+  stats: answerStatsSchema,
+});
+export type AnswerPayload = z.infer<typeof answerPayloadSchema>;
+
+/** Sent once when the utility process is ready for requests. */
+export const readyReplySchema = z.object({ v: version, type: z.literal('ready'), pid: z.number().int() });
+export const heartbeatReplySchema = z.object({ v: version, type: z.literal('heartbeat'), requestId, uptimeMs: z.number() });
+export const loadedReplySchema = z.object({ v: version, type: z.literal('loaded'), requestId, model: modelInfoSchema });
+/** Coarse stages (the engine has no progress callbacks): what the user is waiting for, for the UI's spinner text. */
+export const progressStages = ['loading-model', 'encoding-image', 'reading-prompt'] as const;
+export const progressReplySchema = z.object({
+  v: version,
+  type: z.literal('progress'),
+  requestId,
+  stage: z.enum(progressStages),
+});
+export const warningReplySchema = z.object({ v: version, type: z.literal('warning'), requestId, message: oneLine });
+/** A piece of answer text; `tokenId` is absent for the held-back tail flushed at the end of an answer. */
+export const tokenReplySchema = z.object({
+  v: version,
+  type: z.literal('token'),
+  requestId,
+  text: z.string(),
+  tokenId: z.number().int().optional(),
+});
+export const doneReplySchema = z.object({ v: version, type: z.literal('done'), requestId, answer: answerPayloadSchema });
+/** Acknowledges `unload` and `close-conversation`. */
+export const ackReplySchema = z.object({ v: version, type: z.literal('ack'), requestId });
+/**
+ * A request failed. `message` is one line; `userError` says the user can act on it (a missing model file, an
+ * unreadable image, a bad setting) as opposed to a bug or a malformed message. `requestId` is null when the failing
+ * message carried no usable id.
+ */
+export const errorReplySchema = z.object({
+  v: version,
+  type: z.literal('error'),
+  requestId: requestId.nullable(),
+  message: oneLine,
+  userError: z.boolean(),
+});
+
+export const engineReplySchema = z.discriminatedUnion('type', [
+  readyReplySchema,
+  heartbeatReplySchema,
+  loadedReplySchema,
+  progressReplySchema,
+  warningReplySchema,
+  tokenReplySchema,
+  doneReplySchema,
+  ackReplySchema,
+  errorReplySchema,
+]);
+export type EngineReply = z.infer<typeof engineReplySchema>;
+export type ErrorReply = z.infer<typeof errorReplySchema>;
+/** Replies of one request (everything but `ready`). */
+export type RequestReply = Exclude<EngineReply, { type: 'ready' }>;
+
+/** Distributes Omit over a union, so a reply can be built without repeating the version field. */
+type OmitVersion<T> = T extends unknown ? Omit<T, 'v'> : never;
+export type UnversionedReply = OmitVersion<EngineReply>;
+export type UnversionedRequest = OmitVersion<EngineRequest>;
+
+export function reply(message: UnversionedReply): EngineReply {
+  return { v: PROTOCOL_VERSION, ...message } as EngineReply;
+}
+export function request(message: UnversionedRequest): EngineRequest {
+  return { v: PROTOCOL_VERSION, ...message } as EngineRequest;
+}
+
+export type Parsed<T> = { ok: true; message: T } | { ok: false; requestId: string | null; error: string };
+
+/** The one-line reason a message is rejected, naming the field: enough to find the bug on the sending side. */
+function describeIssue(error: z.ZodError, raw: unknown): string {
+  const issue = error.issues[0];
+  if (!issue) return 'invalid message';
+  const type = raw && typeof raw === 'object' && typeof (raw as { type?: unknown }).type === 'string' ? (raw as { type: string }).type : undefined;
+  const field = issue.path.length ? issue.path.join('.') : 'message';
+  return `${type ? `${type} message` : 'message'}: ${field}: ${issue.message}`.replace(/\s*\n\s*/g, ' ');
+}
+
+function idOf(raw: unknown): string | null {
+  const id = raw && typeof raw === 'object' ? (raw as { requestId?: unknown }).requestId : undefined;
+  return typeof id === 'string' && requestId.safeParse(id).success ? id : null;
+}
+
+function parseWith<T>(schema: z.ZodType<T>, raw: unknown): Parsed<T> {
+  const parsed = schema.safeParse(raw);
+  if (parsed.success) return { ok: true, message: parsed.data };
+  const v = raw && typeof raw === 'object' ? (raw as { v?: unknown }).v : undefined;
+  const error =
+    v !== undefined && v !== PROTOCOL_VERSION
+      ? `protocol version ${JSON.stringify(v)} is not ${PROTOCOL_VERSION} (the app and its model process are from different builds)`
+      : describeIssue(parsed.error, raw);
+  return { ok: false, requestId: idOf(raw), error };
+}
+
+export const parseRequest = (raw: unknown): Parsed<EngineRequest> => parseWith(engineRequestSchema, raw);
+export const parseReply = (raw: unknown): Parsed<EngineReply> => parseWith(engineReplySchema, raw);

@@ -1,0 +1,268 @@
+/**
+ * The engine inside the utility process, independent of how messages arrive (Electron's parentPort, Node's IPC
+ * channel, or a direct call in tests). It owns the loaded model and the conversations by id, and turns protocol
+ * requests into engine calls and engine events into protocol replies.
+ *
+ * Never blocks and never throws at its caller: every request runs as its own task, so a `cancel` is handled between
+ * two decoder steps of a running answer, and every failure becomes an `error` reply.
+ */
+import { loadModel, ScreenAskError, type Conversation, type Model } from '../../native-models/index.js';
+import {
+  parseRequest,
+  reply,
+  type AskRequest,
+  type EngineReply,
+  type EngineRequest,
+  type LoadRequest,
+  type ModelInfo,
+  type UnversionedReply,
+} from '../shared/engine-protocol.js';
+
+/**
+ * Where a renderer's stream goes: Electron's MessagePortMain (or a DOM MessagePort) transferred with an ask. Only
+ * `postMessage` is needed; `close` ends the renderer's side when the answer is over.
+ */
+export interface ReplyPort {
+  postMessage(message: unknown): void;
+  close?(): void;
+}
+
+export interface EngineHost {
+  /**
+   * Handles one raw message. `ports` are the MessagePorts transferred with it (Electron's `event.ports`): with an
+   * ask, the first one receives that answer's warning/token/done/error replies. Resolves when the request is finished;
+   * never rejects.
+   */
+  handle(message: unknown, ports?: readonly ReplyPort[]): Promise<void>;
+  /** Cancels every answer and releases the model (before the process exits). */
+  dispose(): Promise<void>;
+}
+
+interface ConversationEntry {
+  readonly conversation: Conversation;
+  /** The request currently answering in this conversation, if any: one answer at a time per conversation. */
+  activeRequest: string | undefined;
+}
+
+interface RunningAsk {
+  readonly controller: AbortController;
+  readonly finished: Promise<void>;
+}
+
+/** One line for the user: ScreenAskErrors already are; anything else is a bug, so say where it happened. */
+function describeError(error: unknown): { message: string; userError: boolean } {
+  const userError = error instanceof ScreenAskError;
+  const text = error instanceof Error ? error.message : String(error);
+  const line = text.split('\n').find((l) => l.trim() !== '')?.trim() ?? 'unknown error';
+  return { message: userError ? line : `Internal error in the model process: ${line}`, userError };
+}
+
+function modelInfo(model: Model): ModelInfo {
+  return {
+    dir: model.dir,
+    family: model.family,
+    precision: model.precision,
+    precisions: [...model.precisions],
+    provider: model.provider,
+    warnings: [...model.warnings],
+    decoderRewrites: { applied: [...model.decoderRewrites.applied], skipped: [...model.decoderRewrites.skipped] },
+  };
+}
+
+export function createEngineHost(send: (message: EngineReply) => void): EngineHost {
+  const started = performance.now();
+  let model: Model | undefined;
+  /** Set while a load or unload runs: asks wait for neither, they are refused with a clear error instead. */
+  let modelChange: Promise<void> | undefined;
+  const conversations = new Map<string, ConversationEntry>();
+  const asks = new Map<string, RunningAsk>();
+
+  const post = (message: UnversionedReply): void => {
+    try {
+      send(reply(message));
+    } catch (error) {
+      // The channel is gone (parent exited): nothing to tell anyone; the process is about to be reaped.
+      console.error(`screenask engine host: could not send a ${message.type} reply: ${describeError(error).message}`);
+    }
+  };
+  const fail = (requestId: string | null, error: unknown): void => post({ type: 'error', requestId, ...describeError(error) });
+
+  /** Cancels every answer and waits for them to end, so no decoder step runs on sessions being released. */
+  async function stopAllAsks(): Promise<void> {
+    for (const ask of asks.values()) ask.controller.abort();
+    await Promise.all([...asks.values()].map((a) => a.finished));
+    conversations.clear();
+  }
+
+  async function releaseModel(): Promise<void> {
+    await stopAllAsks();
+    const old = model;
+    model = undefined;
+    await old?.dispose();
+  }
+
+  async function changeModel(requestId: string, change: () => Promise<void>): Promise<void> {
+    if (modelChange) {
+      fail(requestId, new ScreenAskError('The model is already being loaded or unloaded: wait for it to finish.'));
+      return;
+    }
+    modelChange = change();
+    try {
+      await modelChange;
+    } catch (error) {
+      fail(requestId, error);
+    } finally {
+      modelChange = undefined;
+    }
+  }
+
+  async function load(request: LoadRequest): Promise<void> {
+    await changeModel(request.requestId, async () => {
+      post({ type: 'progress', requestId: request.requestId, stage: 'loading-model' });
+      await releaseModel(); // one model at a time: two would double the memory of the biggest thing in the app
+      const { dir, precision, device, threads } = request;
+      model = await loadModel(dir, {
+        ...(precision ? { precision } : {}),
+        ...(device ? { device } : {}),
+        ...(threads ? { threads } : {}),
+      });
+      post({ type: 'loaded', requestId: request.requestId, model: modelInfo(model) });
+    });
+  }
+
+  async function unload(requestId: string): Promise<void> {
+    await changeModel(requestId, async () => {
+      await releaseModel();
+      post({ type: 'ack', requestId });
+    });
+  }
+
+  function openConversation(request: AskRequest): ConversationEntry {
+    if (!model || modelChange) {
+      throw new ScreenAskError(modelChange ? 'The model is still loading: ask again when it is ready.' : 'No model is loaded: load a model first.');
+    }
+    const { conversationId, start } = request;
+    if (start) {
+      if (conversations.has(conversationId)) {
+        throw new ScreenAskError(`Conversation ${conversationId} already exists: use a new id to start another one.`);
+      }
+      const image = start.image && (start.image.kind === 'path' ? start.image.path : start.image.bytes);
+      const entry: ConversationEntry = {
+        conversation: model.startConversation({ ...(image ? { image } : {}), ...(start.detail ? { detail: start.detail } : {}) }),
+        activeRequest: undefined,
+      };
+      conversations.set(conversationId, entry);
+      return entry;
+    }
+    const entry = conversations.get(conversationId);
+    if (!entry) {
+      throw new ScreenAskError(
+        `Unknown conversation ${conversationId}: it was closed, or the model was reloaded; start a new conversation.`,
+      );
+    }
+    if (entry.activeRequest !== undefined) {
+      throw new ScreenAskError('This conversation is still answering: wait for it or cancel it first.');
+    }
+    return entry;
+  }
+
+  async function ask(request: AskRequest, port: ReplyPort | undefined): Promise<void> {
+    const { requestId } = request;
+    // Answer events go to the renderer's port when there is one. `done` and `error` go to the parent as well, so the
+    // supervisor's bookkeeping (in-flight requests, crash reporting) never depends on the renderer.
+    const stream = (message: UnversionedReply): void => {
+      if (!port) return post(message);
+      try {
+        port.postMessage(reply(message));
+      } catch {
+        // The renderer went away (window closed): keep answering for the parent, which may still cancel.
+      }
+      if (message.type === 'done' || message.type === 'error') post(message);
+    };
+    const streamError = (error: unknown): void => stream({ type: 'error', requestId, ...describeError(error) });
+
+    if (asks.has(requestId)) {
+      // Not `streamError`: the port belongs to this duplicate, and the parent must learn that its id was reused.
+      return post({ type: 'error', requestId, message: `Request id ${requestId} is already answering (a bug in the caller).`, userError: false });
+    }
+    let entry: ConversationEntry;
+    try {
+      entry = openConversation(request);
+    } catch (error) {
+      streamError(error);
+      port?.close?.();
+      return;
+    }
+    const controller = new AbortController();
+    let finish!: () => void;
+    asks.set(requestId, { controller, finished: new Promise<void>((resolve) => (finish = resolve)) });
+    entry.activeRequest = requestId;
+    try {
+      stream({ type: 'progress', requestId, stage: request.start?.image ? 'encoding-image' : 'reading-prompt' });
+      const events = entry.conversation.ask(request.question, { ...request.options, signal: controller.signal });
+      for await (const event of events) {
+        if (event.type === 'warning') stream({ type: 'warning', requestId, message: event.message });
+        else if (event.type === 'token') stream({ type: 'token', requestId, text: event.text, tokenId: event.tokenId });
+        else if (event.type === 'text') stream({ type: 'token', requestId, text: event.text });
+        else {
+          const { text, tokenIds, stats } = event.answer;
+          stream({ type: 'done', requestId, answer: { text, tokenIds: [...tokenIds], stats: { ...stats } } });
+        }
+      }
+    } catch (error) {
+      // A first question that failed (say, an unreadable image) leaves nothing worth keeping: free the id for a retry.
+      if (request.start && entry.conversation.history.length === 0) conversations.delete(request.conversationId);
+      streamError(error);
+    } finally {
+      entry.activeRequest = undefined;
+      asks.delete(requestId);
+      finish();
+      port?.close?.();
+    }
+  }
+
+  function closeConversation(requestId: string, conversationId: string): void {
+    const entry = conversations.get(conversationId);
+    if (entry?.activeRequest !== undefined) asks.get(entry.activeRequest)?.controller.abort();
+    // Closing an unknown conversation is not an error: the UI may close a window after a restart forgot it.
+    conversations.delete(conversationId);
+    post({ type: 'ack', requestId });
+  }
+
+  async function dispatch(request: EngineRequest, ports: readonly ReplyPort[]): Promise<void> {
+    switch (request.type) {
+      case 'load':
+        return load(request);
+      case 'ask':
+        return ask(request, ports[0]);
+      case 'cancel':
+        // An unknown id is not an error: the answer may have finished while the cancel was on its way.
+        asks.get(request.requestId)?.controller.abort();
+        return;
+      case 'unload':
+        return unload(request.requestId);
+      case 'close-conversation':
+        return closeConversation(request.requestId, request.conversationId);
+      case 'ping':
+        return post({ type: 'heartbeat', requestId: request.requestId, uptimeMs: performance.now() - started });
+    }
+  }
+
+  return {
+    async handle(message, ports = []) {
+      const parsed = parseRequest(message);
+      if (!parsed.ok) {
+        return post({ type: 'error', requestId: parsed.requestId, message: `The model process rejected a malformed ${parsed.error}.`, userError: false });
+      }
+      try {
+        await dispatch(parsed.message, ports);
+      } catch (error) {
+        fail(parsed.message.requestId, error);
+      }
+    },
+    async dispose() {
+      await (modelChange?.catch(() => undefined) ?? Promise.resolve());
+      await releaseModel();
+    },
+  };
+}
