@@ -1,0 +1,143 @@
+// The real entry of the Electron main process (bundled to out/main/index.js). It only assembles: every decision lives
+// in the modules it wires, which are tested against fakes. Layout after `npm run build:electron`:
+//   out/main/index.js · out/preload/index.cjs · out/renderer/{index.html,renderer.js} · out/utility/main.js · out/assets/
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import {
+  BrowserWindow,
+  Menu,
+  MessageChannelMain,
+  Tray,
+  app,
+  desktopCapturer,
+  dialog,
+  globalShortcut,
+  ipcMain,
+  nativeImage,
+  screen,
+  session,
+  shell,
+  systemPreferences,
+} from 'electron';
+import { settingsSchema } from '../shared/settings.js';
+import { IpcEvent } from '../shared/ipc.js';
+import { ScreenAskApp } from './app.js';
+import { captureDisplayUnderCursor } from './capture.js';
+import { adaptSupervisor } from './engine-adapter.js';
+import { EngineSupervisor } from './engine-supervisor.js';
+import { HotkeyManager } from './hotkey.js';
+import { registerIpc } from './ipc.js';
+import { createElectronLauncher } from './process-launcher.js';
+import { createAppUrlMatcher, createSafeOpenExternal, hardenWebContents, installCsp, installPermissionHandlers } from './security.js';
+import { openSettingsStore } from './settings-store.js';
+import { TrayController, type MenuTemplateItem } from './tray.js';
+import { WindowManager } from './windows.js';
+
+const outDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const rendererDir = path.join(outDir, 'renderer');
+const preloadPath = path.join(outDir, 'preload', 'index.cjs');
+const log = (message: string) => console.error(`[screenask] ${message}`);
+
+/** Hosts the app may open in the browser (model pages, the project). */
+const EXTERNAL_HOSTS = ['huggingface.co', 'github.com'];
+
+// Sandbox every renderer, including any created by accident; must run before `ready`.
+app.enableSandbox();
+
+async function main(): Promise<void> {
+  const isAppUrl = createAppUrlMatcher({ rendererDir });
+  const safeOpen = createSafeOpenExternal((url) => shell.openExternal(url), EXTERNAL_HOSTS);
+
+  await app.whenReady();
+  installCsp(session.defaultSession);
+  installPermissionHandlers(session.defaultSession, isAppUrl);
+
+  const store = await openSettingsStore(app.getPath('userData'));
+  for (const problem of store.problems) log(`settings: ${problem}`);
+
+  const supervisor = new EngineSupervisor({
+    launcher: await createElectronLauncher(),
+    entry: path.join(outDir, 'utility', 'main.js'),
+  });
+  const engine = adaptSupervisor(supervisor, () => {
+    const s = store.get();
+    // Absolute folders load now; catalogue ids wait for the model manager (a later issue).
+    return s.model && path.isAbsolute(s.model) ? { dir: s.model, precision: s.precision, device: s.device } : null;
+  });
+
+  const windows = new WindowManager({
+    // The flags again, literally: secureWebPreferences already sets them, and repeating them at the constructor lets a
+    // static scanner that reads one file at a time (Electronegativity) verify them, and survives a careless spread.
+    createWindow: (options) =>
+      new BrowserWindow({
+        ...options,
+        webPreferences: {
+          ...options.webPreferences,
+          contextIsolation: true,
+          sandbox: true,
+          nodeIntegration: false,
+          webSecurity: true,
+          disableBlinkFeatures: 'Auxclick',
+        },
+      }),
+    harden: (contents) => hardenWebContents(contents, safeOpen, log),
+    preloadPath,
+    pageUrl: (kind) => `${pathToFileURL(path.join(rendererDir, 'index.html')).href}#${kind}`,
+  });
+
+  const screenAsk = new ScreenAskApp({
+    app,
+    argv: process.argv,
+    engine,
+    settings: {
+      // Renderers send partial updates; the store re-validates and answers with per-field errors.
+      schema: settingsSchema.partial().strict(),
+      get: () => store.get(),
+      set: (patch) => store.update(patch),
+      hotkey: () => store.get().hotkey,
+      modelName: () => {
+        const model = store.get().model;
+        return model ? path.basename(model) : 'No model';
+      },
+      onChange: (listener) => store.onChange(() => listener()),
+    },
+    captureScreen: () => captureDisplayUnderCursor({ screen, desktopCapturer, systemPreferences, platform: process.platform }),
+    createHotkey: (onTrigger, onStatus) =>
+      new HotkeyManager({ globalShortcut, platform: process.platform, env: process.env, onTrigger, onStatus }),
+    createTray: (onAction, status) =>
+      new TrayController(
+        {
+          createTray: () => new Tray(nativeImage.createFromPath(path.join(outDir, 'assets', 'tray-32.png'))),
+          buildMenu: (template: MenuTemplateItem[]) => Menu.buildFromTemplate(template),
+          onAction,
+          platform: process.platform,
+        },
+        status,
+      ),
+    windows,
+    registerIpc: (handlers, schema) => registerIpc({ ipcMain, isAppUrl, settingsSchema: schema, handlers, log }),
+    openStream: (sender, askId) => {
+      const { port1, port2 } = new MessageChannelMain();
+      sender.postMessage(IpcEvent.streamPort, { askId }, [port2]);
+      return {
+        post: (message) => port1.postMessage(message),
+        // The renderer closes its end after 'done'/'error'; closing ours at once could drop the last message in flight.
+        close: () => setTimeout(() => port1.close(), 5_000).unref(),
+      };
+    },
+    notify: (message, fixUrl) => {
+      void dialog
+        .showMessageBox({ type: 'warning', title: 'ScreenAsk', message, buttons: fixUrl ? ['Open Settings', 'Close'] : ['Close'] })
+        .then(({ response }) => (fixUrl && response === 0 ? safeOpen(fixUrl) : false));
+    },
+    newId: () => randomUUID(),
+    log,
+  });
+  await screenAsk.start();
+}
+
+main().catch((error: unknown) => {
+  log(`failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+  app.exit(1);
+});
