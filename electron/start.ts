@@ -1,6 +1,7 @@
 // `npm start`: build the app into out/ and launch Electron on it. The Electron binary is not part of the npm package:
-// its postinstall downloads it, and where that could not happen (no network) `require('electron')` would try again and
-// fail deep inside. So look for the binary ourselves, never trigger the download, and say in one line how to get it.
+// its postinstall downloads it, which npm 11 skips unless install scripts are allowed. So look for the binary
+// ourselves; when it is absent, run the package's own installer once (a fresh machine needs no manual step), and
+// if that fails too (no network), say in one line why and how to get it.
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -26,12 +27,26 @@ export function findElectronBinary(env: NodeJS.ProcessEnv = process.env, project
   return existsSync(binary) ? { ok: true, path: binary } : { ok: false, reason: `its binary is missing (${path.relative(projectRoot, binary)})` };
 }
 
+/** Runs electron's own installer (its skipped postinstall); resolves false when it fails or takes too long. */
+export function downloadElectron(installer = path.join(root, 'node_modules', 'electron', 'install.js')): Promise<boolean> {
+  if (!existsSync(installer)) return Promise.resolve(false);
+  process.stderr.write('ScreenAsk: downloading the Electron binary (first start only)…\n');
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [installer], { cwd: path.dirname(installer), stdio: 'ignore', timeout: 300_000 });
+    child.on('error', () => resolve(false));
+    child.on('exit', (code) => resolve(code === 0));
+  });
+}
+
 async function main(): Promise<void> {
-  const electron = findElectronBinary();
+  let electron = findElectronBinary();
+  if (!electron.ok && !process.env.ELECTRON_OVERRIDE_DIST_PATH) {
+    if (await downloadElectron()) electron = findElectronBinary();
+  }
   if (!electron.ok) {
     process.stderr.write(
-      `ScreenAsk: cannot start the desktop app: Electron is not available: ${electron.reason}. ` +
-        'On a machine with network access run `npx electron --version` (or `npm install`) to download it, or set ' +
+      `ScreenAsk: cannot start the desktop app: Electron is not available: ${electron.reason}, and downloading it ` +
+        'failed (no network?). On a machine with network access run `npm start` again (or `npx electron --version`), or set ' +
         'ELECTRON_OVERRIDE_DIST_PATH to a folder holding an Electron 45 build; the command line works without it ' +
         '(npm run ask -- --model DIR --image FILE "question").\n',
     );
