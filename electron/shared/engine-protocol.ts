@@ -11,28 +11,19 @@
  */
 import { z } from 'zod';
 import { generationOptionsSchema } from '../../native-models/generation/settings.js';
-import type { Precision } from '../../native-models/model/layout.js';
-import type { Device } from '../../native-models/runtime/session.js';
 import type { AnswerStats } from '../../native-models/conversation/answer.js';
+import { stopReasons } from '../../native-models/generation/stop-reason.js';
+import { precisions } from '../../native-models/model/precision.js';
+import { devices } from '../../native-models/runtime/devices.js';
 
 /** Bumped on any incompatible change; both sides reject messages of another version. */
 export const PROTOCOL_VERSION = 1;
 const version = z.literal(PROTOCOL_VERSION);
 
-// Enumerations are restated here (the engine's lists live in modules that load onnxruntime or node:fs); the type-level
-// checks below fail the build if they drift from the engine's.
-const precisionValues = ['fp32', 'fp16', 'q8', 'int8', 'uint8', 'q4', 'q4f16', 'bnb4'] as const;
-const deviceValues = ['auto', 'cpu', 'webgpu', 'cuda', 'dml', 'coreml'] as const;
-const stopReasonValues = ['eos', 'max-new-tokens', 'context-full', 'cancelled'] as const;
-type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
-const precisionsMatch: Same<(typeof precisionValues)[number], Precision> = true;
-const devicesMatch: Same<(typeof deviceValues)[number], Device> = true;
-const stopReasonsMatch: Same<(typeof stopReasonValues)[number], AnswerStats['stopReason']> = true;
-void [precisionsMatch, devicesMatch, stopReasonsMatch];
-
-const precision = z.enum(precisionValues);
-const device = z.enum(deviceValues);
-const provider = z.enum(deviceValues).exclude(['auto']);
+// The engine's enumerations, from its Node-free modules (this one must not load onnxruntime or node:fs).
+const precision = z.enum(precisions);
+const device = z.enum(devices);
+const provider = z.enum(devices).exclude(['auto']);
 /** Correlates a request with its replies; chosen by the main process, unique while the request runs. */
 const requestId = z.string().min(1).max(128);
 const conversationId = z.string().min(1).max(128);
@@ -135,8 +126,9 @@ export const answerStatsSchema = z.object({
   cache: z.enum(['on', 'off']),
   precision,
   provider,
-  stopReason: z.enum(stopReasonValues),
+  stopReason: z.enum(stopReasons),
 });
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 const statsMatch: Same<z.infer<typeof answerStatsSchema>, { -readonly [K in keyof AnswerStats]: AnswerStats[K] }> = true;
 void statsMatch;
 

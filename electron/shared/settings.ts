@@ -7,30 +7,19 @@
  * and the utility process validate with, so the settings page can never accept a value the engine then refuses.
  */
 import { z } from 'zod';
-import type { ImageDetail } from '../../native-models/families/family.js';
+import { imageDetails } from '../../native-models/families/family.js';
 import { generationOptionsSchema } from '../../native-models/generation/settings.js';
-import type { Device } from '../../native-models/runtime/session.js';
-import type { Precision } from '../../native-models/model/layout.js';
+import { precisions } from '../../native-models/model/precision.js';
+import { devices } from '../../native-models/runtime/devices.js';
 import { parseAccelerator } from './accelerator.js';
 
 /** Bumped whenever the stored shape changes; the store migrates older files step by step (see settings-store.ts). */
 export const SETTINGS_VERSION = 2;
 
-// The engine's `precisions` and `devices` arrays live in modules that import node:fs and onnxruntime-node, which the
-// renderer cannot load. The lists are therefore spelled out here, and the compiler checks both directions: every entry
-// is an engine value (`satisfies`) and every engine value is listed (`Exhaustive`). A test compares them at run time.
-type Exhaustive<Listed extends readonly string[], All extends string> = [All] extends [Listed[number]] ? true : never;
-const precisionChoices = ['fp32', 'fp16', 'q8', 'int8', 'uint8', 'q4', 'q4f16', 'bnb4'] as const satisfies readonly Precision[];
-const deviceChoices = ['auto', 'cpu', 'webgpu', 'cuda', 'dml', 'coreml'] as const satisfies readonly Device[];
-const imageDetailChoices = ['low', 'high'] as const satisfies readonly ImageDetail[];
-const _allPrecisions: Exhaustive<typeof precisionChoices, Precision> = true;
-const _allDevices: Exhaustive<typeof deviceChoices, Device> = true;
-const _allDetails: Exhaustive<typeof imageDetailChoices, ImageDetail> = true;
-
 /** `auto` lets the engine pick among the files present (q8, then q4, then fp32 on a CPU). */
-export const precisionSettings = ['auto', ...precisionChoices] as const;
-export const deviceSettings = deviceChoices;
-export const imageDetailSettings = imageDetailChoices;
+export const precisionSettings = ['auto', ...precisions] as const;
+export const deviceSettings = devices;
+export const imageDetailSettings = imageDetails;
 
 /** An absolute folder path on any platform: /…, C:\… or C:/…, or a UNC share \\server\…. */
 const absolutePath = /^(?:\/|[A-Za-z]:[\\/]|\\\\[^\\]+\\)/;

@@ -5,8 +5,8 @@ import type { RgbImage } from '../image/load-image.js';
 import type { TextTokenizer } from '../text/tokenizer.js';
 
 /** `high`: the model's own tiling (best for reading small text); `low`: one frame, far fewer image tokens. */
-export type ImageDetail = 'low' | 'high';
-export const imageDetails: readonly ImageDetail[] = ['low', 'high'];
+export const imageDetails = ['low', 'high'] as const;
+export type ImageDetail = (typeof imageDetails)[number];
 
 /** One image, preprocessed for the family's vision graph, plus what the prompt needs to make room for it. */
 export interface PreparedImage {

@@ -6,6 +6,7 @@ import { concatFloats, embedTokens } from './embeddings.js';
 import type { KvCache } from './kv-cache.js';
 import { sampleToken, seededRandom } from './sampler.js';
 import type { GenerationSettings } from './settings.js';
+import type { StopReason } from './stop-reason.js';
 
 /**
  * A prompt ready for the decoder: every id of the sequence, and the embeddings (image features merged in) of those the
@@ -19,7 +20,7 @@ export interface PreparedPrompt {
 /** Position ids for `count` tokens starting at sequence index `start`; family-specific (1-D, or 3-D rope). */
 export type PositionIds = (ids: readonly number[], start: number, count: number) => ort.Tensor;
 
-export type StopReason = 'eos' | 'max-new-tokens' | 'context-full' | 'cancelled';
+export type { StopReason } from './stop-reason.js';
 
 export interface GenerationTimings {
   readonly prefillMs: number;

@@ -2,19 +2,9 @@ import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ScreenAskError } from './errors.js';
 
-/** File-name suffixes of the public ONNX exports, per precision. */
-export const precisionSuffixes = {
-  fp32: '',
-  fp16: '_fp16',
-  q8: '_quantized',
-  int8: '_int8',
-  uint8: '_uint8',
-  q4: '_q4',
-  q4f16: '_q4f16',
-  bnb4: '_bnb4',
-} as const;
-export type Precision = keyof typeof precisionSuffixes;
-export const precisions = Object.keys(precisionSuffixes) as Precision[];
+import { precisions, precisionSuffixes, type Precision } from './precision.js';
+
+export { precisions, precisionSuffixes, type Precision };
 
 /** The three graphs every supported export ships. */
 export const graphNames = ['vision_encoder', 'embed_tokens', 'decoder_model_merged'] as const;

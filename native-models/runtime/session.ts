@@ -3,8 +3,9 @@ import path from 'node:path';
 import { ScreenAskError, firstLine } from '../model/errors.js';
 import { physicalCores } from './threads.js';
 
-export type Device = 'auto' | 'cpu' | 'webgpu' | 'cuda' | 'dml' | 'coreml';
-export const devices: readonly Device[] = ['auto', 'cpu', 'webgpu', 'cuda', 'dml', 'coreml'];
+import type { Device } from './devices.js';
+
+export { devices, type Device } from './devices.js';
 
 export interface SessionSettings {
   readonly device: Device;

@@ -152,8 +152,11 @@ describe('renderer safety', () => {
     expect(modules).toEqual([
       'electron/shared/accelerator.ts',
       'electron/shared/settings.ts',
+      'native-models/families/family.ts',
       'native-models/generation/settings.ts',
       'native-models/model/errors.ts',
+      'native-models/model/precision.ts',
+      'native-models/runtime/devices.ts',
     ]);
   });
 });
