@@ -10,6 +10,7 @@ import path from 'node:path';
 import { ScreenAskError } from '../model/errors.js';
 import { graphFile, graphNames, precisions, type Precision } from '../model/layout.js';
 import type { RemoteFile } from './hub-api.js';
+import { formatBytes } from './errors.js';
 
 export type ModelClass = 'cpu' | 'gpu';
 export type CatalogueFamily = 'smolvlm' | 'qwen2-vl' | 'qwen2.5-vl';
@@ -185,16 +186,6 @@ export function availablePrecisions(entry: CatalogueEntry, listing: readonly Rem
   return precisions.flatMap((p) => precisionFilesFrom(entry, listing, p) ?? []);
 }
 
-export function formatBytes(bytes: number): string {
-  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1000 && unit < units.length - 1) {
-    value /= 1000;
-    unit += 1;
-  }
-  return unit === 0 ? `${value} B` : `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
-}
 
 /** `q8 (120 MB), fp32 (450 MB)`: what a user can pick instead. */
 export function describePrecisions(available: readonly PrecisionFiles[]): string {
