@@ -1,13 +1,13 @@
 /** `npm run models` as a real process, talking to the fake Hub on loopback through HF_ENDPOINT. */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, readdir, rm, unlink } from 'node:fs/promises';
+import { mkdtemp, rm, unlink } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatProgress, progressReporter } from '../../native-models/cli/models.js';
 import { writeSmolVlmModel } from '../fixtures/smolvlm/generate.js';
-import { fakeSha, startFakeHub, type FakeHub } from '../support/fake-hub.js';
+import { fakeSha, folderFiles, startFakeHub, type FakeHub } from '../support/fake-hub.js';
 import { repoRoot, runScript } from '../support/run-script.js';
 
 const cli = 'native-models/cli/models.ts';
@@ -16,15 +16,6 @@ let hub: FakeHub;
 let modelsDir: string;
 let source: string;
 
-async function folderFiles(dir: string): Promise<Record<string, Uint8Array>> {
-  const files: Record<string, Uint8Array> = {};
-  for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
-    if (!entry.isFile()) continue;
-    const full = path.join(entry.parentPath, entry.name);
-    files[path.relative(dir, full).split(path.sep).join('/')] = new Uint8Array(await readFile(full));
-  }
-  return files;
-}
 
 const models = (...args: string[]) => runScript(cli, [...args, '--models-dir', modelsDir]);
 

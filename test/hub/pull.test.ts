@@ -3,7 +3,7 @@
  * downloaded, pinned, validated and then answers a question through `loadModel`.
  */
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,7 +15,7 @@ import { pullModel, remotePrecisions } from '../../native-models/hub/pull.js';
 import { loadModel } from '../../native-models/index.js';
 import { writeSmolVlmModel } from '../fixtures/smolvlm/generate.js';
 import { collectAnswer } from '../support/answers.js';
-import { fakeSha, startFakeHub, type FakeHub } from '../support/fake-hub.js';
+import { fakeSha, folderFiles, startFakeHub, type FakeHub } from '../support/fake-hub.js';
 import { writeGradient } from '../support/images.js';
 
 const repo = 'HuggingFaceTB/SmolVLM-256M-Instruct';
@@ -26,16 +26,6 @@ let root: string;
 let hub: FakeHub;
 let image: string;
 
-/** Every file of a folder, keyed by its forward-slash path: the shape of a Hub repo. */
-async function folderFiles(dir: string): Promise<Record<string, Uint8Array>> {
-  const files: Record<string, Uint8Array> = {};
-  for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
-    if (!entry.isFile()) continue;
-    const full = path.join(entry.parentPath, entry.name);
-    files[path.relative(dir, full).split(path.sep).join('/')] = new Uint8Array(await readFile(full));
-  }
-  return files;
-}
 
 beforeAll(async () => {
   root = await mkdtemp(path.join(os.tmpdir(), 'screenask-pull-'));

@@ -23,6 +23,8 @@
 import { createHash } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
 
 export interface FakeRepo {
   /** The commit the `main` branch points at: 40 hex characters. */
@@ -375,4 +377,15 @@ export async function startFakeHub(options: FakeHubOptions): Promise<FakeHub> {
       );
     },
   };
+}
+
+/** Every file of a folder, keyed by its forward-slash path: the shape of a Hub repo. */
+export async function folderFiles(dir: string): Promise<Record<string, Uint8Array>> {
+  const files: Record<string, Uint8Array> = {};
+  for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
+    if (!entry.isFile()) continue;
+    const full = path.join(entry.parentPath, entry.name);
+    files[path.relative(dir, full).split(path.sep).join('/')] = new Uint8Array(await readFile(full));
+  }
+  return files;
 }
