@@ -3,6 +3,8 @@
 //   const conversation = model.startConversation({ image: 'screen.png', detail: 'low' });
 //   for await (const event of conversation.ask('What does this error mean?')) …
 import { Conversation, type ConversationOptions } from './conversation/conversation.js';
+import type { ImageDetail, ImageSize } from './families/family.js';
+import { ScreenAskError } from './model/errors.js';
 import { closeModel, openModel, type LoadOptions, type LoadedModel } from './model/load.js';
 import type { Precision } from './model/layout.js';
 import type { Device } from './runtime/session.js';
@@ -43,6 +45,18 @@ export class Model {
     return this.loaded.warnings;
   }
 
+  /**
+   * The image tokens an image of `size` pixels occupies in the prompt at `detail`, from the geometry alone (nothing is
+   * resized or encoded): what a detail level costs, e.g. for a 1920×1080 screenshot.
+   */
+  imageTokenCount(size: ImageSize, detail: ImageDetail): number {
+    const { width, height } = size;
+    if (!Number.isInteger(width) || !Number.isInteger(height) || width <= 0 || height <= 0) {
+      throw new ScreenAskError(`An image size is a positive whole number of pixels on each side, got ${width}×${height}.`);
+    }
+    return this.loaded.family.imageTokenCount(size, detail);
+  }
+
   /** Forgets every encoded image (a memory-pressure valve; also how a benchmark times a first look at a capture). */
   clearImageCache(): void {
     this.loaded.imageCache.clear();
@@ -65,7 +79,7 @@ export function loadModel(dir: string, options?: LoadOptions): Promise<Model> {
 export { Conversation } from './conversation/conversation.js';
 export type { AskOptions, ConversationOptions, ImageInput } from './conversation/conversation.js';
 export type { Answer, AnswerEvent, AnswerStats } from './conversation/answer.js';
-export type { ImageDetail, PreparedImage } from './families/family.js';
+export type { ImageDetail, ImageSize, PreparedImage } from './families/family.js';
 export type { GenerationOptions } from './generation/settings.js';
 export { generationOptionsSchema, validateGenerationOptions } from './generation/settings.js';
 export { listPrecisions, precisions, type Precision } from './model/layout.js';

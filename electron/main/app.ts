@@ -1,18 +1,34 @@
-// The app: ready → tray, hotkey, IPC, engine start; a trigger (hotkey, tray, `screenask --ask`) → capture → ask window;
-// the renderer's ask → engine → tokens streamed on a port; quit → everything released. Every collaborator is injected,
-// so tests drive the whole flow with a fake app, a stub capture and a stub engine; index.ts passes the real ones.
+// The app: ready → tray, hotkey, IPC, engine start and model load; a trigger (hotkey, tray, `screenask --ask`) → capture
+// → ask window; the renderer's ask → engine → tokens streamed on a port, and the finished turn into the history;
+// settings, models and history requests from the pages → the services; quit → everything released. Every collaborator
+// is injected, so tests drive the whole flow with a fake app, a stub capture and a stub engine; index.ts passes the
+// real ones, and the web harness the same services (services.ts) with its own stand-ins for the Electron parts.
+import path from 'node:path';
 import type { z } from 'zod';
+import type { GenerationOptions } from '../../native-models/generation/settings.js';
+import { firstLine } from '../../native-models/model/errors.js';
 import {
   IpcEvent,
+  type AnswerStatsView,
   type AppStatus,
   type AskReply,
+  type HistoryEntry,
+  type ImportReportView,
+  type LoadedModelInfo,
   type ModelState,
+  type ModelsSnapshot,
+  type PullRequest,
   type Rect,
+  type RemoteModelInfo,
   type StreamMessage,
   type TriggerMessage,
 } from '../shared/ipc.js';
+import { generationOptionsFrom, type Settings } from '../shared/settings.js';
+import { coalesce } from './coalesce.js';
+import type { HistoryRecord } from './history-store.js';
 import type { HotkeyStatus } from './hotkey.js';
 import type { IpcHandlers, SenderLike } from './ipc.js';
+import { ModelLoader } from './model-loader.js';
 import { setupSingleInstance, askModeFromArgv, type AskMode, type SingleInstanceApp } from './single-instance.js';
 import type { ScreenCapture } from './capture.js';
 import type { TrayAction } from './tray.js';
@@ -25,10 +41,12 @@ export type AppLike = SingleInstanceApp & {
   quit(): void;
 };
 
-/** The engine supervisor, as this module needs it (index.ts adapts the real one). */
+/** The engine supervisor, as this module needs it (engine-adapter.ts adapts the real one). */
 export interface EngineStatusLike {
   readonly state: ModelState;
   readonly message?: string;
+  /** The loaded model, while the state is `ready`. */
+  readonly info?: LoadedModelInfo;
 }
 export interface EngineAskRequest {
   readonly question: string;
@@ -38,23 +56,57 @@ export interface EngineAskRequest {
   /** Follow-ups continue the conversation of the ask they follow (same id), reusing its KV cache. */
   readonly conversationId: string;
   readonly followUp: boolean;
+  /** The user's generation settings at the time of the ask; left-out options are the model's defaults. */
+  readonly options: GenerationOptions;
+}
+/** A model folder to load, with the precision and device as the settings spell them. */
+export interface EngineLoadRequest {
+  readonly dir: string;
+  readonly precision: Settings['precision'];
+  readonly device: Settings['device'];
 }
 export interface EngineLike {
+  /** Starts the model process; loads nothing. */
   start(): void | Promise<void>;
   stop(): void | Promise<void>;
+  /** Replaces the loaded model. Never rejects: progress and failures arrive as statuses. */
+  load(request: EngineLoadRequest): Promise<void>;
   onStatus(listener: (status: EngineStatusLike) => void): () => void;
   ask(request: EngineAskRequest, signal: AbortSignal): AsyncIterable<StreamMessage>;
 }
 
-/** Settings, as this module needs them (index.ts adapts the settings store). */
+/** Settings, as this module needs them (services.ts adapts the settings store). */
 export interface SettingsSource {
+  /** What setSettings payloads must parse with before they reach `set`. */
   readonly schema: z.ZodType;
-  get(): unknown;
-  set(settings: unknown): Promise<unknown>;
-  /** The accelerator to register; null: the shortcut is disabled. */
-  hotkey(): string | null;
-  modelName(): string;
+  get(): Settings;
+  /** Validates and saves a change; resolves with what the page should show (the settings, or per-field errors). */
+  set(patch: unknown): Promise<unknown>;
+  onChange(listener: (settings: Settings, previous: Settings) => void): () => void;
+}
+
+/** The model manager (models-service.ts), as this module needs it. */
+export interface ModelsLike {
+  snapshot(): Promise<ModelsSnapshot>;
   onChange(listener: () => void): () => void;
+  remote(id: string): Promise<RemoteModelInfo>;
+  /** Starts a download; progress and the outcome arrive as changes. */
+  pull(request: PullRequest): Promise<void>;
+  cancel(id: string): Promise<void>;
+  import(dir: string): Promise<ImportReportView>;
+  remove(id: string): Promise<void>;
+  /** The folder of a settings `model` value (an id or a folder), or one line saying why there is none. */
+  resolve(model: string): Promise<{ readonly dir: string } | { readonly missing: string }>;
+}
+
+/** The history (history-store.ts), as this module needs it. */
+export interface HistoryLike {
+  record(turn: HistoryRecord): Promise<void>;
+  list(query?: string): Promise<HistoryEntry[]>;
+  delete(id: string): Promise<void>;
+  clear(): Promise<void>;
+  dropScreenshots(): Promise<void>;
+  screenshot(id: string): Promise<string | null>;
 }
 
 export interface HotkeyLike {
@@ -82,6 +134,8 @@ export interface AppDeps {
   readonly argv: readonly string[];
   readonly engine: EngineLike;
   readonly settings: SettingsSource;
+  readonly models: ModelsLike;
+  readonly history: HistoryLike;
   readonly captureScreen: () => Promise<ScreenCapture>;
   readonly createHotkey: (onTrigger: () => void, onStatus: (status: HotkeyStatus) => void) => HotkeyLike;
   readonly createTray: (onAction: (action: TrayAction) => void, status: AppStatus) => TrayControllerLike;
@@ -90,33 +144,67 @@ export interface AppDeps {
   readonly openStream: (sender: SenderLike, askId: string) => StreamSink;
   /** Tells the user something went wrong; `fixUrl` is a page that fixes it (e.g. the Screen Recording settings). */
   readonly notify: (message: string, fixUrl?: string) => void;
+  /** The system's folder picker; null when the user cancels. */
+  readonly pickFolder: () => Promise<string | null>;
   readonly newId: () => string;
   readonly log: (message: string) => void;
 }
 
 /** How many captures are kept for asks to refer to (PNGs of whole screens are megabytes each). */
 const MAX_CAPTURES = 4;
+/** The ask window's thumbnail: at most 640 px wide, as CapturePreview promises. */
+const PREVIEW_WIDTH = 640;
+/** Settings that change which model runs, or how: a change to any of them reloads the model. */
+const MODEL_SETTINGS = ['model', 'precision', 'device'] as const satisfies readonly (keyof Settings)[];
+
+/** What the tray and the pages call the selected model: its id, or a folder's name. */
+export function modelDisplayName(model: string | null): string {
+  if (model === null) return 'No model';
+  // win32 rules accept both separators, so a Windows folder reads right on any platform; ids are never absolute.
+  return path.win32.isAbsolute(model) || path.posix.isAbsolute(model) ? path.win32.basename(model) : model;
+}
+
+/** Sends to every live subscriber, forgetting those whose page is gone. */
+function broadcast(subscribers: Set<SenderLike>, channel: string, payload: unknown): void {
+  for (const sender of subscribers) {
+    if (sender.isDestroyed()) subscribers.delete(sender);
+    else sender.send(channel, payload);
+  }
+}
 
 export class ScreenAskApp {
   readonly #deps: AppDeps;
-  #model: EngineStatusLike = { state: 'loading' };
+  readonly #loader: ModelLoader;
   #hotkey: HotkeyLike | undefined;
   #tray: TrayControllerLike | undefined;
   readonly #captures = new Map<string, ScreenCapture>();
   /** The frame a region overlay is selecting from. */
   #pendingRegionFrame: ScreenCapture | undefined;
   readonly #asks = new Map<string, AbortController>();
-  readonly #subscribers = new Set<SenderLike>();
+  readonly #statusSubscribers = new Set<SenderLike>();
+  readonly #modelsSubscribers = new Set<SenderLike>();
+  /** The latest answer's figures with the KV cache on and with it off, to show what the cache is worth. */
+  #lastAnswers: AppStatus['lastAnswers'] = {};
+  /** History writes, in order: a follow-up is never stored before the turn it follows. */
+  #historyQueue: Promise<void> = Promise.resolve();
+  readonly #publishModels = coalesce(() => this.#sendModels());
   readonly #cleanup: Array<() => void> = [];
   #quitting = false;
 
   constructor(deps: AppDeps) {
     this.#deps = deps;
+    this.#loader = new ModelLoader({
+      engine: deps.engine,
+      models: deps.models,
+      settings: () => deps.settings.get(),
+      onStatus: () => this.#publish(),
+    });
+    this.#cleanup.push(() => this.#loader.dispose());
   }
 
   /** Starts the app. Returns false when another instance runs (this one has been told to quit). */
   async start(): Promise<boolean> {
-    const { app, settings, engine } = this.#deps;
+    const { app, settings, engine, models } = this.#deps;
     const primary = setupSingleInstance(app, {
       onAsk: (mode) => void this.trigger(mode),
       onActivate: () => void this.#deps.windows.show('ask'),
@@ -127,29 +215,26 @@ export class ScreenAskApp {
     }
     await app.whenReady();
 
-    this.#cleanup.push(
-      engine.onStatus((status) => {
-        this.#model = status;
-        this.#publish();
-      }),
-    );
     this.#hotkey = this.#deps.createHotkey(
       () => void this.trigger('screen'),
       () => this.#publish(),
     );
     this.#tray = this.#deps.createTray((action) => this.onTrayAction(action), this.status());
     this.#cleanup.push(this.#deps.registerIpc(this.handlers, settings.schema));
-    this.#hotkey.apply(settings.hotkey());
+    this.#hotkey.apply(settings.get().hotkey);
     this.#cleanup.push(
-      settings.onChange(() => {
-        this.#hotkey?.apply(settings.hotkey());
-        this.#publish();
+      settings.onChange((next, previous) => this.#onSettingsChange(next, previous)),
+      models.onChange(() => {
+        void this.#publishModels();
+        this.#loader.retryIfUnavailable();
       }),
     );
     // A tray app: closing the last window must not quit (Electron's default without this listener).
     app.on('window-all-closed', () => {});
     app.on('will-quit', () => this.#shutdown());
     await engine.start();
+    // In the background: the tray, the hotkey and the windows work while a model loads (seconds to minutes).
+    void this.#loader.reload();
 
     const mode = askModeFromArgv(this.#deps.argv);
     if (mode) await this.trigger(mode);
@@ -159,8 +244,9 @@ export class ScreenAskApp {
   status(): AppStatus {
     const hotkey = this.#hotkey?.status ?? { accelerator: null, state: 'disabled' as const };
     return {
-      model: { name: this.#deps.settings.modelName(), state: this.#model.state, ...(this.#model.message ? { message: this.#model.message } : {}) },
+      model: { name: modelDisplayName(this.#deps.settings.get().model), ...this.#loader.status },
       hotkey,
+      lastAnswers: this.#lastAnswers,
     };
   }
 
@@ -214,11 +300,16 @@ export class ScreenAskApp {
     return id;
   }
 
+  #capture(captureId: string): ScreenCapture {
+    const frame = this.#captures.get(captureId);
+    if (!frame) throw new Error('That capture is no longer available: capture the screen again.');
+    return frame;
+  }
+
   /** The IPC handlers; ipc.ts calls them only with validated payloads from our own pages. */
   readonly handlers: IpcHandlers = {
     ask: async (request, sender) => {
-      const frame = request.captureId === undefined ? undefined : this.#captures.get(request.captureId);
-      if (request.captureId !== undefined && !frame) throw new Error('that capture is no longer available; capture again');
+      const frame = request.captureId === undefined ? undefined : this.#capture(request.captureId);
       const askId = this.#deps.newId();
       return this.#run(askId, sender, {
         question: request.question,
@@ -254,38 +345,125 @@ export class ScreenAskApp {
     getSettings: async () => this.#deps.settings.get(),
     setSettings: async (settings) => this.#deps.settings.set(settings),
     subscribeStatus: async (sender) => {
-      this.#subscribers.add(sender);
+      this.#statusSubscribers.add(sender);
       sender.send(IpcEvent.status, this.status());
     },
+    capturePreview: async (request) => this.#capture(request.captureId).preview(PREVIEW_WIDTH),
+    openSettings: async () => {
+      await this.#deps.windows.show('settings');
+    },
+    subscribeModels: async (sender) => {
+      this.#modelsSubscribers.add(sender);
+      // Through the serialized sender, so this first snapshot can never arrive after a newer one.
+      await this.#publishModels();
+    },
+    remoteModel: async ({ id }) => this.#deps.models.remote(id),
+    pullModel: async (request) => this.#deps.models.pull(request),
+    cancelPull: async ({ id }) => this.#deps.models.cancel(id),
+    importModel: async ({ dir }) => {
+      const report = await this.#deps.models.import(dir);
+      if (report.ok) this.#loader.retryIfUnavailable();
+      return report;
+    },
+    removeModel: async ({ id }) => {
+      await this.#deps.models.remove(id);
+      // Removing the selected model: say so now, rather than at the next start.
+      if (this.#deps.settings.get().model === id) void this.#loader.reload();
+    },
+    pickFolder: async () => this.#deps.pickFolder(),
+    listHistory: async ({ query }) => this.#deps.history.list(query),
+    deleteHistory: async ({ id }) => this.#deps.history.delete(id),
+    clearHistory: async () => this.#deps.history.clear(),
+    historyScreenshot: async ({ id }) => this.#deps.history.screenshot(id),
   };
 
-  /** Starts an answer in the background and returns its id at once; tokens go to the sender's stream port. */
-  #run(askId: string, sender: SenderLike, request: EngineAskRequest): AskReply {
+  #onSettingsChange(next: Settings, previous: Settings): void {
+    this.#hotkey?.apply(next.hotkey);
+    if (MODEL_SETTINGS.some((key) => next[key] !== previous[key])) void this.#loader.reload();
+    // The Models view marks the selected model.
+    if (next.model !== previous.model) void this.#publishModels();
+    if (previous.saveScreenshotsInHistory && !next.saveScreenshotsInHistory) {
+      this.#history('drop the kept screenshots', () => this.#deps.history.dropScreenshots());
+    }
+    this.#publish();
+  }
+
+  /**
+   * Starts an answer in the background and returns its id at once; tokens go to the sender's stream port. The
+   * generation settings are read now, so a change applies from the next question on.
+   */
+  #run(askId: string, sender: SenderLike, request: Omit<EngineAskRequest, 'options'>): AskReply {
+    const unavailable = this.#loader.unavailable;
+    if (unavailable !== undefined) throw new Error(unavailable);
+    const settings = this.#deps.settings.get();
     const controller = new AbortController();
     this.#asks.set(askId, controller);
     const sink = this.#deps.openStream(sender, askId);
     void (async () => {
+      let answer = '';
+      let done: Extract<StreamMessage, { type: 'done' }> | undefined;
       try {
-        for await (const message of this.#deps.engine.ask(request, controller.signal)) sink.post(message);
+        const stream = this.#deps.engine.ask({ ...request, options: generationOptionsFrom(settings) }, controller.signal);
+        for await (const message of stream) {
+          sink.post(message);
+          if (message.type === 'token') answer += message.text;
+          else if (message.type === 'done') done = message;
+        }
       } catch (error) {
-        const message = controller.signal.aborted ? 'cancelled' : error instanceof Error ? error.message : String(error);
-        sink.post({ type: 'error', message });
+        sink.post({ type: 'error', message: controller.signal.aborted ? 'cancelled' : firstLine(error) });
       } finally {
         this.#asks.delete(askId);
         sink.close();
       }
+      const { stats } = done ?? {};
+      if (stats) this.#rememberStats(stats);
+      this.#record({
+        conversationId: request.conversationId,
+        model: modelDisplayName(settings.model),
+        question: request.question,
+        answer,
+        ...(stats ? { stats } : {}),
+        ...(!done || stats?.stopReason === 'cancelled' ? { incomplete: true } : {}),
+        ...(request.followUp || !request.image ? {} : { screenshot: request.image }),
+      });
     })();
     return { askId };
+  }
+
+  #rememberStats(stats: AnswerStatsView): void {
+    this.#lastAnswers = { ...this.#lastAnswers, [stats.cache === 'on' ? 'cacheOn' : 'cacheOff']: stats };
+    this.#publish();
+  }
+
+  /** Stores a finished turn; the screenshot only if the user wants them kept at the moment it is written. */
+  #record({ screenshot, ...turn }: HistoryRecord): void {
+    this.#history('record an answer', () => {
+      const keep = screenshot && this.#deps.settings.get().saveScreenshotsInHistory;
+      return this.#deps.history.record(keep ? { ...turn, screenshot } : turn);
+    });
+  }
+
+  /** Queues a history write. A failing history is logged: it must never break an answer or a settings change. */
+  #history(what: string, write: () => Promise<void>): void {
+    this.#historyQueue = this.#historyQueue
+      .then(write)
+      .catch((error: unknown) => this.#deps.log(`history: could not ${what}: ${firstLine(error)}`));
+  }
+
+  async #sendModels(): Promise<void> {
+    if (this.#quitting || this.#modelsSubscribers.size === 0) return;
+    try {
+      broadcast(this.#modelsSubscribers, IpcEvent.models, await this.#deps.models.snapshot());
+    } catch (error) {
+      this.#deps.log(`models: could not list the models: ${firstLine(error)}`);
+    }
   }
 
   #publish(): void {
     if (this.#quitting) return;
     const status = this.status();
     this.#tray?.update(status);
-    for (const sender of this.#subscribers) {
-      if (sender.isDestroyed()) this.#subscribers.delete(sender);
-      else sender.send(IpcEvent.status, status);
-    }
+    broadcast(this.#statusSubscribers, IpcEvent.status, status);
   }
 
   #shutdown(): void {

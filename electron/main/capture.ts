@@ -1,7 +1,7 @@
 // Screen capture in the main process: the display under the cursor, at its physical resolution (a model reading small
 // text needs every pixel; a DIP-sized thumbnail on a 2× display halves the resolution). Region selection crops the
 // same frame, so what the user selected is exactly what was on screen when they pressed the shortcut.
-import type { Rect } from '../shared/ipc.js';
+import type { CapturePreview, Rect } from '../shared/ipc.js';
 
 export interface Point {
   readonly x: number;
@@ -24,6 +24,10 @@ export interface NativeImageLike {
   getSize(): Size;
   isEmpty(): boolean;
   crop(rect: Rect): NativeImageLike;
+  /** Scales keeping the aspect ratio when only the width is given. */
+  resize(options: { width: number }): NativeImageLike;
+  /** A PNG data URL. */
+  toDataURL(): string;
 }
 export interface CaptureSourceLike {
   readonly id: string;
@@ -72,6 +76,8 @@ export interface ScreenCapture {
   /** The display's size in DIPs; the frame is `width × height` physical pixels of it. */
   readonly displaySize: Size;
   crop(region: Rect): ScreenCapture;
+  /** The frame scaled down to at most `maxWidth` pixels wide (never up), as a data URL for a thumbnail. */
+  preview(maxWidth: number): CapturePreview;
 }
 
 export interface CaptureDeps {
@@ -161,6 +167,11 @@ function frame(image: NativeImageLike, display: DisplayLike, displaySize: Size):
       const pixels = regionToPixels(region, displaySize, size);
       const regionDips = { width: region.width, height: region.height };
       return frame(image.crop(pixels), display, regionDips);
+    },
+    preview(maxWidth: number): CapturePreview {
+      const scaled = size.width > maxWidth ? image.resize({ width: maxWidth }) : image;
+      const { width, height } = scaled.getSize();
+      return { dataUrl: scaled.toDataURL(), width, height };
     },
   };
 }

@@ -1,29 +1,38 @@
 // Adapts the engine supervisor (electron/main/engine-supervisor.ts, owned by the engine work) to the small EngineLike
 // interface app.ts needs. Typed structurally here, so app.ts and its tests never depend on the supervisor's module.
-import type { ModelState, StreamMessage } from '../shared/ipc.js';
-import type { EngineAskRequest, EngineLike, EngineStatusLike } from './app.js';
+import type { GenerationOptions } from '../../native-models/generation/settings.js';
+import { firstLine } from '../../native-models/model/errors.js';
+import type { ModelInfo } from '../shared/engine-protocol.js';
+import type { AnswerStatsView, LoadedModelInfo, ModelState, StreamMessage } from '../shared/ipc.js';
+import type { EngineAskRequest, EngineLike, EngineLoadRequest, EngineStatusLike } from './app.js';
+
+/** A supervisor status, as far as this adapter reads it (`model` comes with `ready`). */
+export interface SupervisorStatus {
+  readonly state: string;
+  readonly message?: string;
+  readonly reason?: string;
+  readonly model?: ModelInfo;
+}
 
 /** The supervisor, as far as this adapter uses it. */
 export interface SupervisorLike {
-  onStatus(listener: (status: { readonly state: string; readonly message?: string; readonly reason?: string }) => void): () => void;
+  onStatus(listener: (status: SupervisorStatus) => void): () => void;
   start(): Promise<void>;
   stop(): Promise<void>;
   /** Precision and device travel as the settings spell them; the supervisor validates them. */
-  load(params: { dir: string }): Promise<unknown>;
+  load(params: EngineLoadRequest): Promise<unknown>;
   ask(params: {
     conversationId: string;
     question: string;
     start?: { image?: { kind: 'png'; bytes: Uint8Array<ArrayBuffer> }; detail?: 'low' | 'high' };
+    options?: GenerationOptions;
   }): AsyncIterable<SupervisorEvent> & { cancel(): void };
 }
 export type SupervisorEvent =
   | { readonly type: 'progress'; readonly stage: string }
   | { readonly type: 'warning'; readonly message: string }
   | { readonly type: 'token'; readonly text: string }
-  | { readonly type: 'done'; readonly answer: { readonly stats?: unknown } };
-
-/** What to load: an absolute model folder, or null when the user has not chosen one. */
-export type ModelToLoad = () => { dir: string; precision?: string; device?: string } | null;
+  | { readonly type: 'done'; readonly answer: { readonly stats: AnswerStatsView } };
 
 const STATE: Record<string, ModelState> = {
   stopped: 'stopped',
@@ -35,29 +44,32 @@ const STATE: Record<string, ModelState> = {
   error: 'error',
 };
 
-export function adaptSupervisor(supervisor: SupervisorLike, modelToLoad: ModelToLoad): EngineLike {
+/** What the settings page shows of a loaded model (the protocol's ModelInfo also carries its folder and rewrites). */
+function loadedModelInfo({ family, precision, precisions, provider, warnings, imageTokens }: ModelInfo): LoadedModelInfo {
+  return { family, precision, precisions, provider, warnings, ...(imageTokens ? { imageTokens } : {}) };
+}
+
+export function adaptSupervisor(supervisor: SupervisorLike): EngineLike {
   const listeners = new Set<(status: EngineStatusLike) => void>();
   const emit = (status: EngineStatusLike) => listeners.forEach((l) => l(status));
   supervisor.onStatus((status) => {
     const message = status.message ?? status.reason;
-    emit({ state: STATE[status.state] ?? 'error', ...(message ? { message } : {}) });
+    const state = STATE[status.state] ?? 'error';
+    emit({
+      state,
+      ...(message ? { message } : {}),
+      ...(state === 'ready' && status.model ? { info: loadedModelInfo(status.model) } : {}),
+    });
   });
   return {
     onStatus(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);
     },
-    async start() {
-      await supervisor.start();
-      const model = modelToLoad();
-      if (!model) {
-        emit({ state: 'error', message: 'No model chosen yet: pick a model folder in Settings' });
-        return;
-      }
-      // A failed load is reported through the status (the tray shows it); start() itself must not reject.
-      await supervisor.load(model).catch((error: unknown) => {
-        emit({ state: 'error', message: error instanceof Error ? error.message : String(error) });
-      });
+    start: () => supervisor.start(),
+    async load(request) {
+      // A failed load is reported through the status (the tray shows it); load() itself must not reject.
+      await supervisor.load(request).catch((error: unknown) => emit({ state: 'error', message: firstLine(error) }));
     },
     stop: () => supervisor.stop(),
     async *ask(request: EngineAskRequest, signal: AbortSignal): AsyncIterable<StreamMessage> {
@@ -66,6 +78,7 @@ export function adaptSupervisor(supervisor: SupervisorLike, modelToLoad: ModelTo
       const stream = supervisor.ask({
         conversationId: request.conversationId,
         question: request.question,
+        options: request.options,
         ...(request.followUp
           ? {}
           : { start: { ...(request.image ? { image: { kind: 'png' as const, bytes: new Uint8Array(request.image) } } : {}), ...(request.detail ? { detail: request.detail } : {}) } }),

@@ -2,6 +2,8 @@
 // in the modules it wires, which are tested against fakes. Layout after `npm run build:electron`:
 //   out/main/index.js · out/preload/index.cjs · out/renderer/{index.html,renderer.js} · out/utility/main.js · out/assets/
 import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import {
@@ -20,17 +22,15 @@ import {
   shell,
   systemPreferences,
 } from 'electron';
-import { settingsSchema } from '../shared/settings.js';
+import { modelsDir } from '../../native-models/hub/models-dir.js';
 import { IpcEvent } from '../shared/ipc.js';
 import { ScreenAskApp } from './app.js';
 import { captureDisplayUnderCursor } from './capture.js';
-import { adaptSupervisor } from './engine-adapter.js';
-import { EngineSupervisor } from './engine-supervisor.js';
 import { HotkeyManager } from './hotkey.js';
 import { registerIpc } from './ipc.js';
 import { createElectronLauncher } from './process-launcher.js';
 import { createAppUrlMatcher, createSafeOpenExternal, hardenWebContents, installCsp, installPermissionHandlers } from './security.js';
-import { openSettingsStore } from './settings-store.js';
+import { createServices } from './services.js';
 import { TrayController, type MenuTemplateItem } from './tray.js';
 import { WindowManager } from './windows.js';
 
@@ -53,18 +53,20 @@ async function main(): Promise<void> {
   installCsp(session.defaultSession);
   installPermissionHandlers(session.defaultSession, isAppUrl);
 
-  const store = await openSettingsStore(app.getPath('userData'));
-  for (const problem of store.problems) log(`settings: ${problem}`);
-
-  const supervisor = new EngineSupervisor({
+  const services = await createServices({
+    userDataDir: app.getPath('userData'),
+    // The CLI's folder (SCREENASK_MODELS_DIR, else the per-user data folder): models pulled there show up here.
+    modelsDir: modelsDir(),
     launcher: await createElectronLauncher(),
     entry: path.join(outDir, 'utility', 'main.js'),
+    machine: {
+      // Best effort, as the CLI's `recommend`: an NVIDIA driver on Linux.
+      hasGpu: process.platform === 'linux' && existsSync('/proc/driver/nvidia/version'),
+      totalMemoryBytes: os.totalmem(),
+    },
+    log,
   });
-  const engine = adaptSupervisor(supervisor, () => {
-    const s = store.get();
-    // Absolute folders load now; catalogue ids wait for the model manager (a later issue).
-    return s.model && path.isAbsolute(s.model) ? { dir: s.model, precision: s.precision, device: s.device } : null;
-  });
+  for (const problem of services.problems) log(problem);
 
   const windows = new WindowManager({
     // The flags again, literally: secureWebPreferences already sets them, and repeating them at the constructor lets a
@@ -89,19 +91,10 @@ async function main(): Promise<void> {
   const screenAsk = new ScreenAskApp({
     app,
     argv: process.argv,
-    engine,
-    settings: {
-      // Renderers send partial updates; the store re-validates and answers with per-field errors.
-      schema: settingsSchema.partial().strict(),
-      get: () => store.get(),
-      set: (patch) => store.update(patch),
-      hotkey: () => store.get().hotkey,
-      modelName: () => {
-        const model = store.get().model;
-        return model ? path.basename(model) : 'No model';
-      },
-      onChange: (listener) => store.onChange(() => listener()),
-    },
+    engine: services.engine,
+    settings: services.settings,
+    models: services.models,
+    history: services.history,
     captureScreen: () => captureDisplayUnderCursor({ screen, desktopCapturer, systemPreferences, platform: process.platform }),
     createHotkey: (onTrigger, onStatus) =>
       new HotkeyManager({ globalShortcut, platform: process.platform, env: process.env, onTrigger, onStatus }),
@@ -131,10 +124,16 @@ async function main(): Promise<void> {
         .showMessageBox({ type: 'warning', title: 'ScreenAsk', message, buttons: fixUrl ? ['Open Settings', 'Close'] : ['Close'] })
         .then(({ response }) => (fixUrl && response === 0 ? safeOpen(fixUrl) : false));
     },
+    pickFolder: async () => {
+      const { canceled, filePaths } = await dialog.showOpenDialog({ title: 'Import a model folder', properties: ['openDirectory'] });
+      return canceled ? null : (filePaths[0] ?? null);
+    },
     newId: () => randomUUID(),
     log,
   });
   await screenAsk.start();
+  // After the app's own will-quit listener (registered by start), which cancels the answers still running.
+  app.on('will-quit', () => void services.dispose());
 }
 
 main().catch((error: unknown) => {

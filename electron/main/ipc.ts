@@ -1,17 +1,29 @@
 // IPC in the main process. Every invoke is checked twice before a handler sees it: the sender frame must be one of our
 // own pages (a compromised or foreign frame, e.g. an iframe that slipped in, is refused), and the payload must parse
 // with the channel's zod schema. Rejections are logged and answered with a generic error, never with the payload.
+// A handler's own failure reaches the page as its first line: Electron passes only `Error: <message>` across anyway.
 import type { z } from 'zod';
+import { firstLine } from '../../native-models/model/errors.js';
 import {
   IpcChannel,
   fixedPayloadSchemas,
   type AskReply,
   type AskRequest,
   type CancelRequest,
+  type CapturePreview,
+  type CapturePreviewRequest,
   type CaptureReply,
   type CaptureRequest,
   type FollowUpRequest,
+  type HistoryEntry,
+  type HistoryQuery,
+  type HistoryRef,
+  type ImportReportView,
+  type ImportRequest,
   type IpcChannelName,
+  type ModelRef,
+  type PullRequest,
+  type RemoteModelInfo,
 } from '../shared/ipc.js';
 import type { AppUrlMatcher } from './security.js';
 
@@ -43,6 +55,20 @@ export interface IpcHandlers {
   /** Receives settings already parsed by the injected settings schema. */
   setSettings(settings: unknown, sender: SenderLike): Promise<unknown>;
   subscribeStatus(sender: SenderLike): Promise<void>;
+  capturePreview(request: CapturePreviewRequest, sender: SenderLike): Promise<CapturePreview>;
+  openSettings(sender: SenderLike): Promise<void>;
+  /** Sends the models snapshot now and after every change, until the sender's page is gone. */
+  subscribeModels(sender: SenderLike): Promise<void>;
+  remoteModel(request: ModelRef, sender: SenderLike): Promise<RemoteModelInfo>;
+  pullModel(request: PullRequest, sender: SenderLike): Promise<void>;
+  cancelPull(request: ModelRef, sender: SenderLike): Promise<void>;
+  importModel(request: ImportRequest, sender: SenderLike): Promise<ImportReportView>;
+  removeModel(request: ModelRef, sender: SenderLike): Promise<void>;
+  pickFolder(sender: SenderLike): Promise<string | null>;
+  listHistory(request: HistoryQuery, sender: SenderLike): Promise<HistoryEntry[]>;
+  deleteHistory(request: HistoryRef, sender: SenderLike): Promise<void>;
+  clearHistory(sender: SenderLike): Promise<void>;
+  historyScreenshot(request: HistoryRef, sender: SenderLike): Promise<string | null>;
 }
 
 export interface IpcDeps {
@@ -74,6 +100,19 @@ export function registerIpc(deps: IpcDeps): () => void {
     [IpcChannel.getSettings]: (_p: undefined, s) => handlers.getSettings(s),
     [IpcChannel.setSettings]: (p: unknown, s) => handlers.setSettings(p, s),
     [IpcChannel.subscribeStatus]: (_p: undefined, s) => handlers.subscribeStatus(s),
+    [IpcChannel.capturePreview]: (p: CapturePreviewRequest, s) => handlers.capturePreview(p, s),
+    [IpcChannel.openSettings]: (_p: undefined, s) => handlers.openSettings(s),
+    [IpcChannel.subscribeModels]: (_p: undefined, s) => handlers.subscribeModels(s),
+    [IpcChannel.remoteModel]: (p: ModelRef, s) => handlers.remoteModel(p, s),
+    [IpcChannel.pullModel]: (p: PullRequest, s) => handlers.pullModel(p, s),
+    [IpcChannel.cancelPull]: (p: ModelRef, s) => handlers.cancelPull(p, s),
+    [IpcChannel.importModel]: (p: ImportRequest, s) => handlers.importModel(p, s),
+    [IpcChannel.removeModel]: (p: ModelRef, s) => handlers.removeModel(p, s),
+    [IpcChannel.pickFolder]: (_p: undefined, s) => handlers.pickFolder(s),
+    [IpcChannel.listHistory]: (p: HistoryQuery, s) => handlers.listHistory(p, s),
+    [IpcChannel.deleteHistory]: (p: HistoryRef, s) => handlers.deleteHistory(p, s),
+    [IpcChannel.clearHistory]: (_p: undefined, s) => handlers.clearHistory(s),
+    [IpcChannel.historyScreenshot]: (p: HistoryRef, s) => handlers.historyScreenshot(p, s),
   };
 
   for (const channel of Object.values(IpcChannel)) {
@@ -93,7 +132,11 @@ export function registerIpc(deps: IpcDeps): () => void {
         deps.log(`ipc: rejected ${channel}: ${where}`);
         throw new IpcRejected(`${channel}: malformed message`);
       }
-      return dispatch[channel](parsed.data as never, event.sender);
+      try {
+        return await dispatch[channel](parsed.data as never, event.sender);
+      } catch (error) {
+        throw new Error(firstLine(error), { cause: error });
+      }
     });
   }
   return () => {

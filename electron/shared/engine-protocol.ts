@@ -110,6 +110,11 @@ export const modelInfoSchema = z.object({
   provider,
   warnings: z.array(z.string()),
   decoderRewrites: z.object({ applied: z.array(z.string()), skipped: z.array(z.string()) }),
+  /**
+   * Image tokens a 1920×1080 screenshot costs at each detail level (what the detail setting trades). Optional, so a
+   * model process from a build without it still speaks this protocol version.
+   */
+  imageTokens: z.object({ low: z.number().int().nonnegative(), high: z.number().int().nonnegative() }).optional(),
 });
 export type ModelInfo = z.infer<typeof modelInfoSchema>;
 

@@ -10,6 +10,23 @@ export const IpcChannel = {
   setSettings: 'screenask:set-settings',
   capture: 'screenask:capture',
   subscribeStatus: 'screenask:subscribe-status',
+  /** A downscaled preview of a capture, for the ask window's thumbnail. */
+  capturePreview: 'screenask:capture-preview',
+  openSettings: 'screenask:open-settings',
+  /** Models: the installed and downloadable models, and the downloads in progress (pushed on `models` events). */
+  subscribeModels: 'screenask:subscribe-models',
+  /** Sizes per precision of one catalogue model (asks the Hub). */
+  remoteModel: 'screenask:remote-model',
+  pullModel: 'screenask:pull-model',
+  cancelPull: 'screenask:cancel-pull',
+  importModel: 'screenask:import-model',
+  removeModel: 'screenask:remove-model',
+  /** Shows the system's folder picker (for importing a model); resolves to null when the user cancels. */
+  pickFolder: 'screenask:pick-folder',
+  listHistory: 'screenask:list-history',
+  deleteHistory: 'screenask:delete-history',
+  clearHistory: 'screenask:clear-history',
+  historyScreenshot: 'screenask:history-screenshot',
 } as const;
 export type IpcChannelName = (typeof IpcChannel)[keyof typeof IpcChannel];
 
@@ -21,6 +38,8 @@ export const IpcEvent = {
   streamPort: 'screenask:stream-port',
   /** The main process asks the renderer to start a question flow (hotkey, tray, `screenask --ask`). */
   trigger: 'screenask:trigger',
+  /** A new models snapshot (installed, catalogue, downloads with progress). */
+  models: 'screenask:models',
 } as const;
 
 /** The `window.postMessage` type the preload uses to hand a stream port to the page. */

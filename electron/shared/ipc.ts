@@ -1,6 +1,8 @@
 // The renderer ↔ main contract: every channel name and every payload schema lives here, so the preload exposes
 // exactly these channels and the main process validates exactly these shapes. Nothing else crosses the bridge.
 import { z } from 'zod';
+import type { AnswerStats } from '../../native-models/conversation/answer.js';
+import { precisions, type Precision } from '../../native-models/model/precision.js';
 
 export { IpcChannel, IpcEvent, STREAM_PORT_MESSAGE, type IpcChannelName } from './ipc-channels.js';
 import { IpcChannel } from './ipc-channels.js';
@@ -41,6 +43,29 @@ export const captureRequestSchema = z
   .refine((r) => r.mode === 'screen' || r.region !== undefined, { message: 'region mode needs a region' });
 export type CaptureRequest = z.infer<typeof captureRequestSchema>;
 
+export const capturePreviewRequestSchema = z.object({ captureId: id }).strict();
+export type CapturePreviewRequest = z.infer<typeof capturePreviewRequestSchema>;
+
+/** A model's short id: a catalogue repo name or an imported folder's name (never a path). */
+const modelId = z.string().min(1).max(200).regex(/^[A-Za-z0-9][\w.-]*$/);
+const absoluteFolder = z
+  .string()
+  .min(1)
+  .max(4096)
+  .regex(/^(?:\/|[A-Za-z]:[\\/]|\\\\[^\\]+\\)/, 'must be a full folder path');
+
+export const modelRefSchema = z.object({ id: modelId }).strict();
+export type ModelRef = z.infer<typeof modelRefSchema>;
+export const pullRequestSchema = z.object({ id: modelId, precision: z.enum(precisions) }).strict();
+export type PullRequest = z.infer<typeof pullRequestSchema>;
+export const importRequestSchema = z.object({ dir: absoluteFolder }).strict();
+export type ImportRequest = z.infer<typeof importRequestSchema>;
+
+export const historyQuerySchema = z.object({ query: z.string().max(200).optional() }).strict();
+export type HistoryQuery = z.infer<typeof historyQuerySchema>;
+export const historyRefSchema = z.object({ id }).strict();
+export type HistoryRef = z.infer<typeof historyRefSchema>;
+
 /** Channels whose payload is empty: only `undefined` passes (a renderer cannot smuggle data through them). */
 export const emptySchema = z.undefined();
 
@@ -54,10 +79,36 @@ export interface CaptureReply {
   readonly height: number;
 }
 
+export interface CapturePreview {
+  /** A PNG or JPEG data URL, at most 640 px wide. */
+  readonly dataUrl: string;
+  readonly width: number;
+  readonly height: number;
+}
+
 export type ModelState = 'loading' | 'ready' | 'error' | 'restarting' | 'stopped';
+
+/** The loaded model, as the settings page shows it. */
+export interface LoadedModelInfo {
+  readonly family: string;
+  readonly precision: Precision;
+  /** Precisions whose files the model folder has: the only ones the settings page offers. */
+  readonly precisions: readonly Precision[];
+  /** Where it runs: cpu, webgpu, cuda, dml, coreml. */
+  readonly provider: string;
+  /** Image tokens a 1920×1080 screenshot costs at each detail level (what the detail setting trades). */
+  readonly imageTokens?: { readonly low: number; readonly high: number };
+  readonly warnings: readonly string[];
+}
+
+/** The stats the UI shows for one answer (the engine's AnswerStats). */
+export type AnswerStatsView = AnswerStats;
+
 export interface AppStatus {
-  readonly model: { readonly name: string; readonly state: ModelState; readonly message?: string };
+  readonly model: { readonly name: string; readonly state: ModelState; readonly message?: string; readonly info?: LoadedModelInfo };
   readonly hotkey: { readonly accelerator: string | null; readonly state: HotkeyState; readonly message?: string };
+  /** The latest answer with the KV cache on and the latest with it off (this session), for the cache's measured effect. */
+  readonly lastAnswers: { readonly cacheOn?: AnswerStatsView; readonly cacheOff?: AnswerStatsView };
 }
 export type HotkeyState = 'registered' | 'disabled' | 'failed' | 'unreliable';
 
@@ -73,8 +124,88 @@ export type StreamMessage =
   | { readonly type: 'progress'; readonly stage: string }
   | { readonly type: 'warning'; readonly message: string }
   | { readonly type: 'token'; readonly text: string }
-  | { readonly type: 'done'; readonly stats?: unknown }
+  | { readonly type: 'done'; readonly stats?: AnswerStatsView }
   | { readonly type: 'error'; readonly message: string };
+
+/** A catalogue model as the Models view lists it. */
+export interface CatalogueModelView {
+  readonly id: string;
+  readonly repo: string;
+  readonly family: string;
+  readonly class: 'cpu' | 'gpu';
+  readonly description: string;
+  readonly defaultPrecision: Precision;
+  readonly engineSupported: boolean;
+  /** The model the recommendation rule picks for this machine. */
+  readonly recommended: boolean;
+}
+export interface InstalledModelView {
+  readonly id: string;
+  readonly repo?: string;
+  readonly dir: string;
+  readonly source: 'hub' | 'folder';
+  readonly precisions: readonly Precision[];
+  /** False while a download is partial. */
+  readonly complete: boolean;
+  /** True for the model the settings select. */
+  readonly active: boolean;
+}
+export type DownloadState = 'running' | 'done' | 'failed' | 'cancelled';
+export interface DownloadView {
+  readonly id: string;
+  readonly precision: Precision;
+  readonly state: DownloadState;
+  readonly bytes: number;
+  readonly total: number;
+  readonly bytesPerSecond: number;
+  readonly etaSeconds?: number;
+  /** The file being fetched. */
+  readonly file?: string;
+  /** Why it failed (one line, with the fix). */
+  readonly message?: string;
+}
+export interface ModelsSnapshot {
+  readonly modelsDir: string;
+  readonly installed: readonly InstalledModelView[];
+  readonly catalogue: readonly CatalogueModelView[];
+  readonly downloads: readonly DownloadView[];
+}
+export interface RemoteModelInfo {
+  readonly id: string;
+  /** The commit the sizes were read at. */
+  readonly sha: string;
+  readonly precisions: readonly { readonly precision: Precision; readonly bytes: number }[];
+}
+/** What importing a folder found: the engine's report, flattened for display. */
+export interface ImportReportView {
+  readonly dir: string;
+  readonly ok: boolean;
+  readonly family?: string;
+  readonly precisions: readonly Precision[];
+  readonly missing: readonly string[];
+  readonly problems: readonly string[];
+  readonly notes: readonly string[];
+  readonly summary: string;
+}
+
+/** One question and its answer inside a history entry. */
+export interface HistoryTurn {
+  readonly question: string;
+  readonly answer: string;
+  readonly stats?: AnswerStatsView;
+  /** True when the answer was cut short (stopped, or an error). */
+  readonly incomplete?: boolean;
+}
+/** A conversation: the first question (on a capture, or text only) and its follow-ups. */
+export interface HistoryEntry {
+  readonly id: string;
+  /** ISO 8601. */
+  readonly askedAt: string;
+  readonly model: string;
+  readonly turns: readonly HistoryTurn[];
+  /** The capture was kept (only when the user opted in); fetch it with historyScreenshot. */
+  readonly hasScreenshot: boolean;
+}
 
 /** Payload schemas for every invoke channel except setSettings, whose schema is injected (it belongs to settings). */
 export const fixedPayloadSchemas = {
@@ -84,6 +215,19 @@ export const fixedPayloadSchemas = {
   [IpcChannel.getSettings]: emptySchema,
   [IpcChannel.capture]: captureRequestSchema,
   [IpcChannel.subscribeStatus]: emptySchema,
+  [IpcChannel.capturePreview]: capturePreviewRequestSchema,
+  [IpcChannel.openSettings]: emptySchema,
+  [IpcChannel.subscribeModels]: emptySchema,
+  [IpcChannel.remoteModel]: modelRefSchema,
+  [IpcChannel.pullModel]: pullRequestSchema,
+  [IpcChannel.cancelPull]: modelRefSchema,
+  [IpcChannel.importModel]: importRequestSchema,
+  [IpcChannel.removeModel]: modelRefSchema,
+  [IpcChannel.pickFolder]: emptySchema,
+  [IpcChannel.listHistory]: historyQuerySchema,
+  [IpcChannel.deleteHistory]: historyRefSchema,
+  [IpcChannel.clearHistory]: emptySchema,
+  [IpcChannel.historyScreenshot]: historyRefSchema,
 } as const;
 
 /** The API the preload exposes as `window.screenask`. */
@@ -96,4 +240,19 @@ export interface ScreenAskApi {
   setSettings(settings: unknown): Promise<unknown>;
   subscribeStatus(listener: (status: AppStatus) => void): Promise<() => void>;
   onTrigger(listener: (trigger: TriggerMessage) => void): () => void;
+  capturePreview(request: CapturePreviewRequest): Promise<CapturePreview>;
+  openSettings(): Promise<void>;
+  subscribeModels(listener: (snapshot: ModelsSnapshot) => void): Promise<() => void>;
+  remoteModel(request: ModelRef): Promise<RemoteModelInfo>;
+  /** Starts a download and resolves at once; progress arrives on subscribeModels. */
+  pullModel(request: PullRequest): Promise<void>;
+  cancelPull(request: ModelRef): Promise<void>;
+  importModel(request: ImportRequest): Promise<ImportReportView>;
+  removeModel(request: ModelRef): Promise<void>;
+  pickFolder(): Promise<string | null>;
+  listHistory(request: HistoryQuery): Promise<HistoryEntry[]>;
+  deleteHistory(request: HistoryRef): Promise<void>;
+  clearHistory(): Promise<void>;
+  /** The kept screenshot as a data URL, or null when none was kept. */
+  historyScreenshot(request: HistoryRef): Promise<string | null>;
 }

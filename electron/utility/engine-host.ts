@@ -57,6 +57,9 @@ function describeError(error: unknown): { message: string; userError: boolean } 
   return { message: userError ? line : `Internal error in the model process: ${line}`, userError };
 }
 
+/** The screenshot size `imageTokens` is reported for: the most common display, so the figure means something. */
+const REFERENCE_SCREENSHOT = { width: 1920, height: 1080 } as const;
+
 function modelInfo(model: Model): ModelInfo {
   return {
     dir: model.dir,
@@ -66,6 +69,10 @@ function modelInfo(model: Model): ModelInfo {
     provider: model.provider,
     warnings: [...model.warnings],
     decoderRewrites: { applied: [...model.decoderRewrites.applied], skipped: [...model.decoderRewrites.skipped] },
+    imageTokens: {
+      low: model.imageTokenCount(REFERENCE_SCREENSHOT, 'low'),
+      high: model.imageTokenCount(REFERENCE_SCREENSHOT, 'high'),
+    },
   };
 }
 

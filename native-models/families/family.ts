@@ -8,6 +8,11 @@ import type { TextTokenizer } from '../text/tokenizer.js';
 export const imageDetails = ['low', 'high'] as const;
 export type ImageDetail = (typeof imageDetails)[number];
 
+export interface ImageSize {
+  readonly width: number;
+  readonly height: number;
+}
+
 /** One image, preprocessed for the family's vision graph, plus what the prompt needs to make room for it. */
 export interface PreparedImage {
   /** Inputs of the vision graph, by name; the engine feeds only those the graph declares. */
@@ -28,6 +33,11 @@ export interface ModelFamily {
   readonly name: string;
   readonly imageTokenId: number;
   prepareImage(image: RgbImage, detail: ImageDetail): Promise<PreparedImage>;
+  /**
+   * The image tokens an image of this size occupies at this detail (what `prepareImage` would report), computed from
+   * the geometry alone: the settings page shows what each detail level costs without preprocessing or encoding.
+   */
+  imageTokenCount(size: ImageSize, detail: ImageDetail): number;
   /** The rendered chat prompt with each image placeholder expanded to that image's tokens, in order. */
   expandPrompt(prompt: string, images: readonly PreparedImage[]): string;
   /** Position ids for a sequence holding these images. */

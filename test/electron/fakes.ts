@@ -134,6 +134,13 @@ export class FakeImage {
     this.crops.push(rect);
     return new FakeImage(rect.width, rect.height, `${this.label}-crop@${rect.x},${rect.y}`);
   }
+  /** Like Electron's: given only a width, the height follows the aspect ratio. */
+  resize({ width }: { width: number }): FakeImage {
+    return new FakeImage(width, Math.round((this.height * width) / this.width), `${this.label}-resized`);
+  }
+  toDataURL(): string {
+    return `data:image/png;base64,${Buffer.from(this.toPNG()).toString('base64')}`;
+  }
 }
 
 export class FakeTray extends EventEmitter {

@@ -41,8 +41,14 @@ describe('electron build', () => {
     expect([...preload.matchAll(/require\("([^"]+)"\)/g)].map((m) => m[1])).toEqual(['electron']);
     expect(preload).toMatch(/exposeInMainWorld\("screenask"/);
     expect(preload).not.toMatch(/ZodError|zod/);
-    for (const file of ['renderer/index.html', 'renderer/renderer.js', 'renderer/style.css']) {
-      expect((await stat(path.join(outDir, file))).isFile()).toBe(true);
+    // The renderer (Vite): relative asset URLs (file:// has no root), the CSP kept, one script and one stylesheet.
+    const html = await readFile(path.join(outDir, 'renderer/index.html'), 'utf8');
+    expect(html).toMatch(/http-equiv="Content-Security-Policy"/);
+    const assets = [...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]!);
+    expect(assets.some((a) => a.endsWith('.js')) && assets.some((a) => a.endsWith('.css'))).toBe(true);
+    for (const asset of assets) {
+      expect(asset.startsWith('./')).toBe(true);
+      expect((await stat(path.join(outDir, 'renderer', asset))).isFile()).toBe(true);
     }
     if ((await stat(path.join(repoRoot, 'electron/utility/main.ts')).catch(() => null)) !== null) {
       const utility = await readFile(path.join(outDir, 'utility/main.js'), 'utf8');

@@ -79,6 +79,17 @@ describe('capture', () => {
     expect(region).toMatchObject({ width: 600, height: 400, displaySize: { width: 300, height: 200 } });
   });
 
+  it('previews a frame scaled down to the width asked for, keeping its proportions, and never scales up', async () => {
+    const { d } = deps({ x: 2000, y: 10 }, () => [source('22', new FakeImage(2880, 1800, 'right'))]);
+    const frame = await captureDisplayUnderCursor(d);
+    const preview = frame.preview(640);
+    expect(preview).toEqual({ dataUrl: expect.stringMatching(/^data:image\/png;base64,/), width: 640, height: 400 });
+    expect(Buffer.from(preview.dataUrl.split(',')[1]!, 'base64').toString()).toBe('png:right-resized:640x400');
+    const small = frame.crop({ x: 0, y: 0, width: 100, height: 50 }).preview(640);
+    expect(small).toMatchObject({ width: 200, height: 100 });
+    expect(Buffer.from(small.dataUrl.split(',')[1]!, 'base64').toString()).toBe('png:right-crop@0,0:200x100');
+  });
+
   it('refuses on macOS without the Screen Recording permission, naming the settings pane', async () => {
     const { d, requests } = deps({ x: 0, y: 0 }, () => [], { platform: 'darwin', systemPreferences: { getMediaAccessStatus: () => 'denied' } });
     const error = await captureDisplayUnderCursor(d).catch((e: unknown) => e);

@@ -1,16 +1,45 @@
 import { describe, expect, it, vi } from 'vitest';
 import type { EngineStatusLike } from '../../electron/main/app.js';
-import { adaptSupervisor, type SupervisorEvent, type SupervisorLike } from '../../electron/main/engine-adapter.js';
+import { adaptSupervisor, type SupervisorEvent, type SupervisorLike, type SupervisorStatus } from '../../electron/main/engine-adapter.js';
+import type { ModelInfo } from '../../electron/shared/engine-protocol.js';
+import type { AnswerStatsView } from '../../electron/shared/ipc.js';
 
-function fakeSupervisor(events: SupervisorEvent[]) {
-  let statusListener: Parameters<SupervisorLike['onStatus']>[0] = () => {};
+const stats: AnswerStatsView = {
+  imageEncodeMs: 10,
+  prefillMs: 20,
+  timeToFirstTokenMs: 35,
+  decodeTokensPerSecond: 40,
+  promptTokens: 100,
+  reusedPromptTokens: 0,
+  imageTokens: 64,
+  generatedTokens: 3,
+  totalMs: 120,
+  cache: 'on',
+  precision: 'q8',
+  provider: 'cpu',
+  stopReason: 'max-new-tokens',
+};
+
+const modelInfo: ModelInfo = {
+  dir: '/models/smol',
+  family: 'smolvlm',
+  precision: 'q8',
+  precisions: ['fp32', 'q8'],
+  provider: 'cpu',
+  warnings: ['use_cache: false in config.json; caching anyway'],
+  decoderRewrites: { applied: ['new-kv-outputs'], skipped: [] },
+  imageTokens: { low: 64, high: 832 },
+};
+
+function fakeSupervisor(events: SupervisorEvent[], load: SupervisorLike['load'] = async () => ({})) {
+  let statusListener: (status: SupervisorStatus) => void = () => {};
   const asks: unknown[] = [];
   const cancel = vi.fn();
   const supervisor = {
     onStatus: (l: typeof statusListener) => ((statusListener = l), () => {}),
     start: vi.fn(async () => {}),
     stop: vi.fn(async () => {}),
-    load: vi.fn(async () => ({})),
+    load: vi.fn(load),
     ask(params: unknown) {
       asks.push(params);
       return Object.assign(
@@ -21,45 +50,57 @@ function fakeSupervisor(events: SupervisorEvent[]) {
       );
     },
   } satisfies SupervisorLike;
-  return { supervisor, asks, cancel, emitStatus: (s: Parameters<typeof statusListener>[0]) => statusListener(s) };
+  return { supervisor, asks, cancel, emitStatus: (s: SupervisorStatus) => statusListener(s) };
 }
 
 describe('engine adapter', () => {
-  it('maps supervisor states to the tray states and loads the chosen model on start', async () => {
+  it('maps supervisor states to the app states, with the loaded model as the settings page shows it', () => {
     const f = fakeSupervisor([]);
-    const engine = adaptSupervisor(f.supervisor, () => ({ dir: '/models/smol', precision: 'q8' }));
+    const engine = adaptSupervisor(f.supervisor);
     const seen: EngineStatusLike[] = [];
     engine.onStatus((s) => seen.push(s));
     f.emitStatus({ state: 'starting' });
-    f.emitStatus({ state: 'ready' });
+    f.emitStatus({ state: 'ready', model: modelInfo });
     f.emitStatus({ state: 'restarting', reason: 'crashed' });
     f.emitStatus({ state: 'error', message: 'bad model' });
-    expect(seen).toEqual([{ state: 'loading' }, { state: 'ready' }, { state: 'restarting', message: 'crashed' }, { state: 'error', message: 'bad model' }]);
-    await engine.start();
-    expect(f.supervisor.load).toHaveBeenCalledWith({ dir: '/models/smol', precision: 'q8' });
+    expect(seen).toEqual([
+      { state: 'loading' },
+      {
+        state: 'ready',
+        info: { family: 'smolvlm', precision: 'q8', precisions: ['fp32', 'q8'], provider: 'cpu', warnings: modelInfo.warnings, imageTokens: { low: 64, high: 832 } },
+      },
+      { state: 'restarting', message: 'crashed' },
+      { state: 'error', message: 'bad model' },
+    ]);
   });
 
-  it('without a model, start reports an error status instead of loading', async () => {
-    const f = fakeSupervisor([]);
-    const engine = adaptSupervisor(f.supervisor, () => null);
+  it('starts the process without loading; load passes the folder, precision and device, and reports a failure as a status', async () => {
+    const f = fakeSupervisor([], async () => {
+      throw new Error('Model folder /models/gone does not exist.\n  at load (…)');
+    });
+    const engine = adaptSupervisor(f.supervisor);
     const seen: EngineStatusLike[] = [];
     engine.onStatus((s) => seen.push(s));
     await engine.start();
+    expect(f.supervisor.start).toHaveBeenCalledTimes(1);
     expect(f.supervisor.load).not.toHaveBeenCalled();
-    expect(seen.at(-1)).toMatchObject({ state: 'error', message: expect.stringMatching(/Settings/) });
+    await expect(engine.load({ dir: '/models/gone', precision: 'q8', device: 'cpu' })).resolves.toBeUndefined();
+    expect(f.supervisor.load).toHaveBeenCalledWith({ dir: '/models/gone', precision: 'q8', device: 'cpu' });
+    expect(seen).toEqual([{ state: 'error', message: 'Model folder /models/gone does not exist.' }]);
   });
 
-  it('asks with a PNG copy, follow-ups without an image, maps done, and cancels on abort', async () => {
-    const f = fakeSupervisor([{ type: 'token', text: 'hi' }, { type: 'done', answer: { stats: { n: 1 } } }]);
-    const engine = adaptSupervisor(f.supervisor, () => null);
+  it('asks with a PNG copy and the generation options, follow-ups without an image, maps done, and cancels on abort', async () => {
+    const f = fakeSupervisor([{ type: 'token', text: 'hi' }, { type: 'done', answer: { stats } }]);
+    const engine = adaptSupervisor(f.supervisor);
     const image = new Uint8Array([0x89, 0x50]);
     const out = [];
     const controller = new AbortController();
-    for await (const m of engine.ask({ question: 'q', image, detail: 'high', conversationId: 'c1', followUp: false }, controller.signal)) out.push(m);
-    expect(out).toEqual([{ type: 'token', text: 'hi' }, { type: 'done', stats: { n: 1 } }]);
-    expect(f.asks[0]).toEqual({ conversationId: 'c1', question: 'q', start: { image: { kind: 'png', bytes: image }, detail: 'high' } });
-    for await (const _ of engine.ask({ question: 'more', conversationId: 'c1', followUp: true }, controller.signal)) controller.abort();
-    expect(f.asks[1]).toEqual({ conversationId: 'c1', question: 'more' });
+    const options = { useCache: false, maxNewTokens: 3 };
+    for await (const m of engine.ask({ question: 'q', image, detail: 'high', conversationId: 'c1', followUp: false, options }, controller.signal)) out.push(m);
+    expect(out).toEqual([{ type: 'token', text: 'hi' }, { type: 'done', stats }]);
+    expect(f.asks[0]).toEqual({ conversationId: 'c1', question: 'q', options, start: { image: { kind: 'png', bytes: image }, detail: 'high' } });
+    for await (const _ of engine.ask({ question: 'more', conversationId: 'c1', followUp: true, options: { useCache: true } }, controller.signal)) controller.abort();
+    expect(f.asks[1]).toEqual({ conversationId: 'c1', question: 'more', options: { useCache: true } });
     expect(f.cancel).toHaveBeenCalledTimes(1);
   });
 });

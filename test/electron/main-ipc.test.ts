@@ -21,6 +21,21 @@ function setup() {
     getSettings: vi.fn(async () => ({ hotkey: null, theme: 'dark' })),
     setSettings: vi.fn(async (s: unknown) => s),
     subscribeStatus: vi.fn(async () => {}),
+    capturePreview: vi.fn(async () => ({ dataUrl: 'data:image/png;base64,', width: 640, height: 360 })),
+    openSettings: vi.fn(async () => {}),
+    subscribeModels: vi.fn(async () => {}),
+    remoteModel: vi.fn(async () => ({ id: 'SmolVLM-256M-Instruct', sha: 'a'.repeat(40), precisions: [] })),
+    pullModel: vi.fn(async () => {}),
+    cancelPull: vi.fn(async () => {}),
+    importModel: vi.fn(async () => {
+      throw new Error('The folder has no config.json.\nIt is not a model export.');
+    }),
+    removeModel: vi.fn(async () => {}),
+    pickFolder: vi.fn(async () => null),
+    listHistory: vi.fn(async () => []),
+    deleteHistory: vi.fn(async () => {}),
+    clearHistory: vi.fn(async () => {}),
+    historyScreenshot: vi.fn(async () => null),
   } satisfies IpcHandlers;
   const log = vi.fn();
   const dispose = registerIpc({ ipcMain, isAppUrl: createAppUrlMatcher({ rendererDir }), settingsSchema, handlers, log });
@@ -39,7 +54,30 @@ describe('ipc', () => {
     await ipcMain.invoke(ours, sender, IpcChannel.getSettings);
     expect(await ipcMain.invoke(ours, sender, IpcChannel.setSettings, { hotkey: 'Alt+A', theme: 'light' })).toEqual({ hotkey: 'Alt+A', theme: 'light' });
     await ipcMain.invoke(ours, sender, IpcChannel.subscribeStatus);
-    for (const handler of Object.values(handlers)) expect(handler).toHaveBeenCalledTimes(1);
+    expect(await ipcMain.invoke(ours, sender, IpcChannel.capturePreview, { captureId: 'c1' })).toMatchObject({ width: 640 });
+    expect(handlers.capturePreview).toHaveBeenCalledWith({ captureId: 'c1' }, sender);
+    await ipcMain.invoke(ours, sender, IpcChannel.openSettings);
+    await ipcMain.invoke(ours, sender, IpcChannel.subscribeModels);
+    expect(handlers.subscribeModels).toHaveBeenCalledWith(sender);
+    await ipcMain.invoke(ours, sender, IpcChannel.remoteModel, { id: 'SmolVLM-256M-Instruct' });
+    await ipcMain.invoke(ours, sender, IpcChannel.pullModel, { id: 'SmolVLM-256M-Instruct', precision: 'q8' });
+    expect(handlers.pullModel).toHaveBeenCalledWith({ id: 'SmolVLM-256M-Instruct', precision: 'q8' }, sender);
+    await ipcMain.invoke(ours, sender, IpcChannel.cancelPull, { id: 'SmolVLM-256M-Instruct' });
+    await ipcMain.invoke(ours, sender, IpcChannel.removeModel, { id: 'my-finetune' });
+    for (const dir of ['/home/me/export', 'C:\\Users\\me\\export', 'D:/export', '\\\\server\\share\\export']) {
+      // A service's failure reaches the page as its first line only (Electron sends just the message across).
+      await expect(ipcMain.invoke(ours, sender, IpcChannel.importModel, { dir })).rejects.toThrow(/^The folder has no config\.json\.$/);
+    }
+    expect(handlers.importModel).toHaveBeenCalledTimes(4);
+    expect(handlers.importModel).toHaveBeenLastCalledWith({ dir: '\\\\server\\share\\export' }, sender);
+    expect(await ipcMain.invoke(ours, sender, IpcChannel.pickFolder)).toBeNull();
+    await ipcMain.invoke(ours, sender, IpcChannel.listHistory, { query: 'error' });
+    expect(handlers.listHistory).toHaveBeenCalledWith({ query: 'error' }, sender);
+    await ipcMain.invoke(ours, sender, IpcChannel.deleteHistory, { id: 'h1' });
+    await ipcMain.invoke(ours, sender, IpcChannel.clearHistory);
+    await ipcMain.invoke(ours, sender, IpcChannel.historyScreenshot, { id: 'h1' });
+    const { importModel: _checkedAbove, ...others } = handlers;
+    for (const [name, handler] of Object.entries(others)) expect(handler, name).toHaveBeenCalledTimes(1);
     dispose();
     expect(ipcMain.handlers.size).toBe(0);
   });
@@ -62,6 +100,27 @@ describe('ipc', () => {
       [IpcChannel.setSettings, [{ hotkey: 'Alt+A', theme: 'neon' }]],
       [IpcChannel.setSettings, [{ hotkey: 'Alt+A', theme: 'dark', __proto__: { admin: true }, extra: 1 }]],
       [IpcChannel.subscribeStatus, [1]],
+      [IpcChannel.capturePreview, [{ captureId: '../c1' }]],
+      [IpcChannel.capturePreview, [{}]],
+      [IpcChannel.openSettings, [{ kind: 'overlay' }]],
+      [IpcChannel.subscribeModels, ['all']],
+      [IpcChannel.remoteModel, [{ id: '../../etc/passwd' }]],
+      [IpcChannel.remoteModel, [{ id: 'HuggingFaceTB/SmolVLM-256M-Instruct' }]],
+      [IpcChannel.pullModel, [{ id: '/home/me/models/x', precision: 'q8' }]],
+      [IpcChannel.pullModel, [{ id: 'SmolVLM-256M-Instruct', precision: 'q3' }]],
+      [IpcChannel.pullModel, [{ id: 'SmolVLM-256M-Instruct' }]],
+      [IpcChannel.cancelPull, [{ id: '.hidden' }]],
+      [IpcChannel.importModel, [{ dir: 'relative/export' }]],
+      [IpcChannel.importModel, [{ dir: '~/export' }]],
+      [IpcChannel.importModel, [{ dir: '/home/me/export', copy: true }]],
+      [IpcChannel.removeModel, [{ id: '' }]],
+      [IpcChannel.pickFolder, [{ defaultPath: '/' }]],
+      [IpcChannel.listHistory, [{ query: 42 }]],
+      [IpcChannel.listHistory, [{ query: 'x'.repeat(201) }]],
+      [IpcChannel.listHistory, []],
+      [IpcChannel.deleteHistory, [{ id: 'a/b' }]],
+      [IpcChannel.clearHistory, [{ all: true }]],
+      [IpcChannel.historyScreenshot, [{ id: 7 }]],
     ];
     for (const [channel, args] of bad) {
       await expect(ipcMain.invoke(ours, sender, channel, ...args), `${channel} ${JSON.stringify(args)}`).rejects.toThrow(/malformed message/);
@@ -73,12 +132,25 @@ describe('ipc', () => {
 
   it('rejects and logs messages from foreign senders, whatever their payload', async () => {
     const { ipcMain, handlers, sender, log } = setup();
+    const valid: Array<[string, unknown[]]> = [
+      [IpcChannel.ask, [{ question: 'hi' }]],
+      [IpcChannel.getSettings, []],
+      [IpcChannel.capturePreview, [{ captureId: 'c1' }]],
+      [IpcChannel.subscribeModels, []],
+      [IpcChannel.pullModel, [{ id: 'SmolVLM-256M-Instruct', precision: 'q8' }]],
+      [IpcChannel.importModel, [{ dir: '/home/me/export' }]],
+      [IpcChannel.removeModel, [{ id: 'my-finetune' }]],
+      [IpcChannel.pickFolder, []],
+      [IpcChannel.listHistory, [{}]],
+      [IpcChannel.clearHistory, []],
+      [IpcChannel.historyScreenshot, [{ id: 'h1' }]],
+    ];
     for (const url of ['https://evil.example/', pathToFileURL('/tmp/evil.html').href, 'about:blank', '', null]) {
-      await expect(ipcMain.invoke(url, sender, IpcChannel.ask, { question: 'hi' })).rejects.toThrow(/sender not allowed/);
-      await expect(ipcMain.invoke(url, sender, IpcChannel.getSettings)).rejects.toThrow(/sender not allowed/);
+      for (const [channel, args] of valid) {
+        await expect(ipcMain.invoke(url, sender, channel, ...args), `${channel} from ${url}`).rejects.toThrow(/sender not allowed/);
+      }
     }
-    expect(handlers.ask).not.toHaveBeenCalled();
-    expect(handlers.getSettings).not.toHaveBeenCalled();
+    for (const handler of Object.values(handlers)) expect(handler).not.toHaveBeenCalled();
     expect(log.mock.calls.every((c) => /foreign sender/.test(String(c[0])))).toBe(true);
   });
 });

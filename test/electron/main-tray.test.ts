@@ -6,6 +6,7 @@ import { FakeTray } from './fakes.js';
 const ready: AppStatus = {
   model: { name: 'SmolVLM-256M', state: 'ready' },
   hotkey: { accelerator: 'CommandOrControl+Shift+Space', state: 'registered' },
+  lastAnswers: {},
 };
 
 describe('tray menu model', () => {
@@ -18,6 +19,7 @@ describe('tray menu model', () => {
     const items = trayMenuModel({
       model: { name: 'm', state: 'error', message: 'model folder missing' },
       hotkey: { accelerator: 'Alt+Space', state: 'failed', message: 'Alt+Space is taken' },
+      lastAnswers: {},
     });
     expect(items.filter((i) => i.type === 'action' && i.action.startsWith('ask')).every((i) => i.type === 'action' && !i.enabled)).toBe(true);
     const info = items.flatMap((i) => (i.type === 'info' ? [i.label] : []));

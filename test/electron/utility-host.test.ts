@@ -83,6 +83,17 @@ describe('malformed messages', () => {
   });
 });
 
+describe('model info', () => {
+  it('parses without imageTokens (a model process from before them), and refuses counts that are not whole numbers', () => {
+    const model = { dir: '/m', family: 'smolvlm', precision: 'fp32', precisions: ['fp32'], provider: 'cpu', warnings: [], decoderRewrites: { applied: [], skipped: [] } };
+    const loaded = (extra: object) => ({ v: PROTOCOL_VERSION, type: 'loaded', requestId: 'r1', model: { ...model, ...extra } });
+    expect(parseReply(loaded({})).ok).toBe(true);
+    expect(parseReply(loaded({ imageTokens: { low: 64, high: 832 } })).ok).toBe(true);
+    expect(parseReply(loaded({ imageTokens: { low: 64, high: -1 } })).ok).toBe(false);
+    expect(parseReply(loaded({ imageTokens: { low: 6.4, high: 832 } })).ok).toBe(false);
+  });
+});
+
 describe('before a model is loaded', () => {
   it('answers pings, and refuses asks with a user error', async () => {
     const ping = await send({ type: 'ping', requestId: id() });
@@ -105,6 +116,8 @@ describe('with a model', () => {
   it('reports the loaded model', async () => {
     const loaded = await loadTinyModel();
     expect(loaded.model).toMatchObject({ family: 'smolvlm', precision: 'fp32', provider: 'cpu', precisions: ['fp32'] });
+    // What a 1920×1080 screenshot costs: one 512² frame at low detail, 4×3 tiles plus the global frame at high.
+    expect(loaded.model.imageTokens).toEqual({ low: 64, high: 13 * 64 });
     expect(loaded.model.decoderRewrites.applied.length).toBeGreaterThan(0);
   });
 

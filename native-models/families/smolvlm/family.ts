@@ -4,8 +4,8 @@ import { int64Tensor } from '../../runtime/tensors.js';
 import { ScreenAskError } from '../../model/errors.js';
 import { readModelJson } from '../../model/json-files.js';
 import type { FamilyContext, FamilyDefinition, ModelFamily, PreparedImage } from '../family.js';
-import { parseIdefics3PreprocessorConfig, preprocessIdefics3 } from './preprocess.js';
-import { expandImageTokens, IMAGE_TOKEN, type ImageGrid } from './prompt.js';
+import { idefics3Layout, parseIdefics3PreprocessorConfig, preprocessIdefics3 } from './preprocess.js';
+import { expandImageTokens, IMAGE_TOKEN, imageTokenCount, type ImageGrid } from './prompt.js';
 
 const processorConfigSchema = z.looseObject({ image_seq_len: z.number().int().positive().optional() });
 const visionConfigSchema = z.looseObject({
@@ -44,10 +44,14 @@ async function createSmolVlm(context: FamilyContext): Promise<ModelFamily> {
           pixel_values: new ort.Tensor('float32', input.pixelValues, [1, frames, 3, frameSize, frameSize]),
           pixel_attention_mask: new ort.Tensor('bool', input.pixelAttentionMask, [1, frames, frameSize, frameSize]),
         },
-        tokenCount: frames * seqLen,
+        tokenCount: imageTokenCount(grid, seqLen),
         frames,
         layout: grid,
       };
+    },
+    imageTokenCount({ width, height }, detail) {
+      const { rows, cols } = idefics3Layout(width, height, preprocessor, detail);
+      return imageTokenCount({ rows, cols }, seqLen);
     },
     expandPrompt(prompt, images) {
       return expandImageTokens(prompt, images.map((image) => image.layout as ImageGrid), seqLen);

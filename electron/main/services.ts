@@ -1,0 +1,87 @@
+/**
+ * The main process's services, composed in one place without Electron: the settings store, the model process (its
+ * supervisor behind the EngineLike adapter), the model manager and the history. index.ts adds the Electron-only parts
+ * (tray, hotkey, windows, capture, IPC registration, dialogs); the web harness runs the same composition in plain
+ * Node, with the Node launcher, behind its own stand-ins for them. This module must never import 'electron'.
+ *
+ * Contract of `createServices`:
+ * - `userDataDir` holds settings.json and the history/ folder; `modelsDir` the installed models (the one the
+ *   `npm run models` CLI uses, so models pulled there show up in the app).
+ * - Damaged files do not make it fail: whatever the settings store or the history set aside or reset is listed in
+ *   `problems`, one line each, for the caller to log or show. It rejects only when a folder cannot be used at all.
+ * - Nothing runs yet: the model process starts, and the selected model loads, when ScreenAskApp.start() says so.
+ *   Downloads start only on request. `launcher` picks Electron's utilityProcess or a Node child process; `entry` is the
+ *   utility module it runs (default: the TypeScript source, which only the Node launcher can run).
+ * - `engine`, `settings`, `models` and `history` are exactly the AppDeps of the same names.
+ * - `dispose()` (after the app's quit) stops downloads and the model manager's timers, and waits for the model
+ *   process to exit; it never rejects.
+ */
+import path from 'node:path';
+import { firstLine } from '../../native-models/model/errors.js';
+import type { MachineProfile } from '../../native-models/hub/catalogue.js';
+import type { HubOptions } from '../../native-models/hub/hub-api.js';
+import { settingsSchema } from '../shared/settings.js';
+import type { EngineLike, SettingsSource } from './app.js';
+import { adaptSupervisor } from './engine-adapter.js';
+import { EngineSupervisor } from './engine-supervisor.js';
+import { HistoryStore } from './history-store.js';
+import { ModelsService } from './models-service.js';
+import type { ProcessLauncher } from './process-launcher.js';
+import { openSettingsStore, type SettingsStore } from './settings-store.js';
+
+export interface ServicesOptions {
+  readonly userDataDir: string;
+  readonly modelsDir: string;
+  readonly launcher: ProcessLauncher;
+  /** The utility process's entry module; default the TypeScript source (Node launcher with tsx). */
+  readonly entry?: string;
+  /** The Hub to download from; default HF_ENDPOINT / HF_TOKEN, else huggingface.co. */
+  readonly hub?: HubOptions;
+  /** What the recommendation rule reads (GPU, memory). */
+  readonly machine: MachineProfile;
+  readonly log: (message: string) => void;
+}
+
+export interface Services {
+  readonly store: SettingsStore;
+  readonly settings: SettingsSource;
+  readonly engine: EngineLike;
+  readonly models: ModelsService;
+  readonly history: HistoryStore;
+  /** One line per problem found while opening (a settings file set aside, history entries dropped, …). */
+  readonly problems: readonly string[];
+  dispose(): Promise<void>;
+}
+
+/** Where the history lives inside the user data folder. */
+export const HISTORY_FOLDER = 'history';
+
+export async function createServices(options: ServicesOptions): Promise<Services> {
+  const store = await openSettingsStore(options.userDataDir);
+  const history = await HistoryStore.open(path.join(options.userDataDir, HISTORY_FOLDER));
+  const models = new ModelsService({
+    modelsDir: options.modelsDir,
+    ...(options.hub ? { hub: options.hub } : {}),
+    machine: options.machine,
+    activeModel: () => store.get().model,
+  });
+  const supervisor = new EngineSupervisor({ launcher: options.launcher, ...(options.entry ? { entry: options.entry } : {}) });
+  return {
+    store,
+    settings: {
+      // Pages send partial updates; the store re-validates and answers with per-field errors.
+      schema: settingsSchema.partial().strict(),
+      get: () => store.get(),
+      set: (patch) => store.update(patch),
+      onChange: (listener) => store.onChange(listener),
+    },
+    engine: adaptSupervisor(supervisor),
+    models,
+    history,
+    problems: [...store.problems.map((p) => `settings: ${p}`), ...history.problems.map((p) => `history: ${p}`)],
+    async dispose() {
+      models.dispose();
+      await supervisor.stop().catch((error: unknown) => options.log(`could not stop the model process: ${firstLine(error)}`));
+    },
+  };
+}

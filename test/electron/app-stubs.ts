@@ -1,0 +1,272 @@
+// ScreenAskApp wired to fakes: the fake Electron objects (fakes.ts), the real IPC registration, hotkey manager and tray
+// controller, and stubs for what services.ts provides (engine, settings, models, history). Tests drive it through
+// the IPC channels, as the pages do.
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { HistoryRecord } from '../../electron/main/history-store.js';
+import { vi } from 'vitest';
+import {
+  ScreenAskApp,
+  type AppDeps,
+  type EngineAskRequest,
+  type EngineLike,
+  type EngineLoadRequest,
+  type EngineStatusLike,
+  type HistoryLike,
+  type ModelsLike,
+  type SettingsSource,
+  type StreamSink,
+} from '../../electron/main/app.js';
+import type { ScreenCapture } from '../../electron/main/capture.js';
+import { HotkeyManager } from '../../electron/main/hotkey.js';
+import { registerIpc } from '../../electron/main/ipc.js';
+import { createAppUrlMatcher } from '../../electron/main/security.js';
+import { TrayController } from '../../electron/main/tray.js';
+import type { WindowKind } from '../../electron/main/windows.js';
+import {
+  IpcEvent,
+  type AnswerStatsView,
+  type AppStatus,
+  type HistoryEntry,
+  type ImportReportView,
+  type LoadedModelInfo,
+  type ModelsSnapshot,
+  type PullRequest,
+  type Rect,
+  type StreamMessage,
+} from '../../electron/shared/ipc.js';
+import { defaultSettings, settingsSchema, type Settings } from '../../electron/shared/settings.js';
+import { FakeApp, FakeGlobalShortcut, FakeIpcMain, FakeTray, FakeWebContents } from './fakes.js';
+
+const rendererDir = path.resolve('/app/out/renderer');
+/** The URL of one of our pages: the only kind of sender IPC accepts. */
+export const ours = pathToFileURL(path.join(rendererDir, 'index.html')).href;
+
+export const settle = () => new Promise((r) => setTimeout(r, 5));
+
+export function stubFrame(label: string, width = 200, height = 100): ScreenCapture {
+  return {
+    png: new TextEncoder().encode(label),
+    width,
+    height,
+    displayId: 1,
+    displayBounds: { x: 0, y: 0, width: width / 2, height: height / 2 },
+    displaySize: { width: width / 2, height: height / 2 },
+    crop: (r: Rect) => stubFrame(`${label}[${r.x},${r.y},${r.width}x${r.height}]`, r.width * 2, r.height * 2),
+    preview: (maxWidth) => {
+      const w = Math.min(width, maxWidth);
+      return { dataUrl: `data:image/png;base64,${label}@${w}`, width: w, height: Math.round((height * w) / width) };
+    },
+  };
+}
+
+export function answerStats(overrides: Partial<AnswerStatsView> = {}): AnswerStatsView {
+  return {
+    imageEncodeMs: 50,
+    prefillMs: 100,
+    timeToFirstTokenMs: 160,
+    decodeTokensPerSecond: 30,
+    promptTokens: 120,
+    reusedPromptTokens: 0,
+    imageTokens: 64,
+    generatedTokens: 2,
+    totalMs: 230,
+    cache: 'on',
+    precision: 'q8',
+    provider: 'cpu',
+    stopReason: 'eos',
+    ...overrides,
+  };
+}
+
+export const loadedInfo: LoadedModelInfo = {
+  family: 'smolvlm',
+  precision: 'q8',
+  precisions: ['fp32', 'q8'],
+  provider: 'cpu',
+  warnings: [],
+  imageTokens: { low: 64, high: 832 },
+};
+
+/** A stub engine: status events on demand, recorded loads, and asks that stream a scripted answer. */
+export class StubEngine implements EngineLike {
+  readonly asks: EngineAskRequest[] = [];
+  readonly loads: EngineLoadRequest[] = [];
+  readonly listeners = new Set<(s: EngineStatusLike) => void>();
+  started = 0;
+  stopped = 0;
+  /** Held between the first and the second token. */
+  gate: Promise<void> = Promise.resolve();
+  /** What the answers' `done` carries. */
+  stats: AnswerStatsView | undefined;
+  start(): void {
+    this.started++;
+    this.emit({ state: 'loading' });
+  }
+  stop(): void {
+    this.stopped++;
+  }
+  async load(request: EngineLoadRequest): Promise<void> {
+    this.loads.push(request);
+    this.emit({ state: 'loading' });
+  }
+  onStatus(listener: (s: EngineStatusLike) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+  emit(status: EngineStatusLike): void {
+    for (const l of this.listeners) l(status);
+  }
+  async *ask(request: EngineAskRequest, signal: AbortSignal): AsyncIterable<StreamMessage> {
+    this.asks.push(request);
+    yield { type: 'token', text: 'It is ' };
+    await this.gate;
+    if (signal.aborted) throw new Error('aborted');
+    yield { type: 'token', text: 'an error.' };
+    yield this.stats ? { type: 'done', stats: this.stats } : { type: 'done' };
+  }
+}
+
+/** Settings in memory, with the store's change semantics (listeners get the new and the previous settings). */
+export function memorySettings(initial: Partial<Settings>): SettingsSource {
+  let current: Settings = { ...defaultSettings, ...initial };
+  const listeners = new Set<(settings: Settings, previous: Settings) => void>();
+  return {
+    schema: settingsSchema.partial().strict(),
+    get: () => current,
+    set: async (patch) => {
+      const previous = current;
+      current = { ...current, ...(patch as Partial<Settings>) };
+      for (const listener of listeners) listener(current, previous);
+      return current;
+    },
+    onChange: (listener) => (listeners.add(listener), () => listeners.delete(listener)),
+  };
+}
+
+export const INSTALLED_ID = 'SmolVLM-256M-Instruct';
+export const INSTALLED_DIR = '/models/HuggingFaceTB--SmolVLM-256M-Instruct';
+
+/** The model manager: installed ids → folders; `change()` plays a change announcement (progress, a finished pull). */
+export class FakeModels implements ModelsLike {
+  readonly installed = new Map<string, string>([[INSTALLED_ID, INSTALLED_DIR]]);
+  readonly listeners = new Set<() => void>();
+  readonly snapshot = vi.fn(
+    async (): Promise<ModelsSnapshot> => ({
+      modelsDir: '/models',
+      installed: [...this.installed].map(([id, dir]) => ({ id, dir, source: 'hub', precisions: ['q8'], complete: true, active: false })),
+      catalogue: [],
+      downloads: [],
+    }),
+  );
+  readonly remote = vi.fn(async (id: string) => ({ id, sha: 'a'.repeat(40), precisions: [{ precision: 'q8' as const, bytes: 270_000_000 }] }));
+  readonly pull = vi.fn(async (_request: PullRequest) => {});
+  readonly cancel = vi.fn(async (_id: string) => {});
+  readonly import = vi.fn(
+    async (dir: string): Promise<ImportReportView> => ({ dir, ok: true, family: 'smolvlm', precisions: ['fp32'], missing: [], problems: [], notes: [], summary: 'ready' }),
+  );
+  readonly remove = vi.fn(async (id: string) => {
+    this.installed.delete(id);
+  });
+  readonly resolve = vi.fn(async (model: string) => {
+    if (path.isAbsolute(model)) return { dir: model };
+    const dir = this.installed.get(model);
+    return dir ? { dir } : { missing: `Model "${model}" is not installed: open Models and download it.` };
+  });
+  onChange(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+  change(): void {
+    for (const listener of this.listeners) listener();
+  }
+}
+
+export class FakeHistory implements HistoryLike {
+  readonly records: HistoryRecord[] = [];
+  readonly record = vi.fn(async (turn: HistoryRecord) => {
+    this.records.push(turn);
+  });
+  readonly list = vi.fn(async (_query?: string): Promise<HistoryEntry[]> => []);
+  readonly delete = vi.fn(async (_id: string) => {});
+  readonly clear = vi.fn(async () => {});
+  readonly dropScreenshots = vi.fn(async () => {});
+  readonly screenshot = vi.fn(async (_id: string): Promise<string | null> => null);
+}
+
+export interface SetupOptions {
+  readonly argv?: string[];
+  readonly capture?: () => Promise<ScreenCapture>;
+  readonly settings?: Partial<Settings>;
+  /** Real services in place of the stubs (services.ts's composition). */
+  readonly services?: Pick<AppDeps, 'engine' | 'settings' | 'models' | 'history'>;
+}
+
+export function setup(options: SetupOptions = {}) {
+  const app = new FakeApp();
+  const engine = new StubEngine();
+  const models = new FakeModels();
+  const history = new FakeHistory();
+  const settings = memorySettings({ model: INSTALLED_ID, ...options.settings });
+  const globalShortcut = new FakeGlobalShortcut();
+  const ipcMain = new FakeIpcMain();
+  const tray = new FakeTray();
+  const windowsShown: Array<{ kind: WindowKind; bounds?: Rect }> = [];
+  const windowContents = new FakeWebContents();
+  const streams = new Map<string, StreamMessage[]>();
+  const closedStreams: string[] = [];
+  const notify = vi.fn();
+  const log = vi.fn();
+  const pickFolder = vi.fn(async (): Promise<string | null> => '/home/me/my-finetune');
+  const captureScreen = vi.fn(options.capture ?? (async () => stubFrame('frame')));
+  let n = 0;
+  const screenAsk = new ScreenAskApp({
+    app,
+    argv: options.argv ?? ['screenask'],
+    engine,
+    settings,
+    models,
+    history,
+    captureScreen,
+    createHotkey: (onTrigger, onStatus) => new HotkeyManager({ globalShortcut, platform: 'linux', env: { XDG_SESSION_TYPE: 'x11' }, onTrigger, onStatus }),
+    createTray: (onAction, status) => new TrayController({ createTray: () => tray, buildMenu: (t) => t, onAction, platform: 'linux' }, status),
+    windows: {
+      show: async (kind, bounds) => {
+        windowsShown.push(bounds ? { kind, bounds } : { kind });
+        return { webContents: windowContents };
+      },
+      close: vi.fn(),
+      closeAll: vi.fn(),
+    },
+    registerIpc: (handlers, settingsSchema) => registerIpc({ ipcMain, isAppUrl: createAppUrlMatcher({ rendererDir }), settingsSchema, handlers, log: () => {} }),
+    openStream: (_sender, askId): StreamSink => {
+      streams.set(askId, []);
+      return { post: (m) => streams.get(askId)!.push(m), close: () => closedStreams.push(askId) };
+    },
+    notify,
+    pickFolder,
+    newId: () => `id${++n}`,
+    log,
+    ...options.services,
+  });
+  /** Invokes a channel as one of our pages would. */
+  const invoke = (channel: string, payload?: unknown, sender = new FakeWebContents()) =>
+    payload === undefined ? ipcMain.invoke(ours, sender, channel) : ipcMain.invoke(ours, sender, channel, payload);
+  /** Marks the app ready, starts it and lets the background model load run. */
+  const start = async () => {
+    app.readyResolve();
+    const started = await screenAsk.start();
+    await settle();
+    return started;
+  };
+  return {
+    app, engine, models, history, settings, globalShortcut, ipcMain, tray, windowsShown, windowContents, streams, closedStreams,
+    notify, log, pickFolder, captureScreen, screenAsk, invoke, start,
+  };
+}
+
+/** Every value a page received on `channel`, in order. */
+export function received<T>(sender: FakeWebContents, channel: string): T[] {
+  return sender.sent.filter((s) => s.channel === channel).map((s) => s.args[0] as T);
+}
+export const statuses = (sender: FakeWebContents) => received<AppStatus>(sender, IpcEvent.status);
