@@ -3,7 +3,7 @@
 //   out/main/index.js      main process, ESM (package.json "type": "module" makes Electron load it as ESM)
 //   out/preload/index.cjs  preload, CommonJS: sandboxed preloads cannot be ES modules
 //   out/utility/main.js    the model process, ESM (when electron/utility/main.ts exists)
-//   out/renderer/          page, script, stylesheet
+//   out/renderer/          the Svelte renderer, built by Vite (renderer/vite.config.ts)
 //   out/assets/            tray icons
 // Native and heavy packages stay external: they are loaded from node_modules (unpacked from the asar when packaged),
 // because bundling a .node addon or its sibling shared libraries cannot work.
@@ -12,6 +12,7 @@ import path from 'node:path';
 import process from 'node:process';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { build as viteBuild } from 'vite';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -30,7 +31,11 @@ export async function buildElectron({ outDir = path.join(root, 'out'), minify = 
   const jobs = [
     build({ ...node, entryPoints: ['electron/main/index.ts'], outfile: path.join(outDir, 'main/index.js'), format: 'esm', banner: esmBanner }),
     build({ ...node, entryPoints: ['electron/preload/index.ts'], outfile: path.join(outDir, 'preload/index.cjs'), format: 'cjs', external: ['electron'] }),
-    build({ ...common, platform: 'browser', target: 'chrome140', entryPoints: ['renderer/index.ts'], outfile: path.join(outDir, 'renderer/renderer.js'), format: 'iife' }),
+    viteBuild({
+      configFile: path.join(root, 'renderer', 'vite.config.ts'),
+      logLevel: logLevel === 'warning' ? 'warn' : logLevel,
+      build: { outDir: path.join(outDir, 'renderer'), minify },
+    }),
   ];
   if (await exists(path.join(root, 'electron/utility/main.ts'))) {
     jobs.push(build({ ...node, entryPoints: ['electron/utility/main.ts'], outfile: path.join(outDir, 'utility/main.js'), format: 'esm', banner: esmBanner }));
@@ -38,7 +43,6 @@ export async function buildElectron({ outDir = path.join(root, 'out'), minify = 
   await Promise.all(jobs);
 
   await mkdir(path.join(outDir, 'assets'), { recursive: true });
-  for (const file of ['index.html', 'style.css']) await cp(path.join(root, 'renderer', file), path.join(outDir, 'renderer', file));
   for (const size of [16, 32, 64]) {
     const icon = path.join(root, 'build', 'tray', `tray-${size}.png`);
     if (await exists(icon)) await cp(icon, path.join(outDir, 'assets', `tray-${size}.png`));

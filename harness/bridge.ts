@@ -1,0 +1,131 @@
+// The web harness's stand-in for Electron's preload, loaded into the page before the app. It gives the page the same
+// `window.screenask` the preload gives it (the same API object, built by electron/preload/api.ts) over an
+// ipcRenderer look-alike that speaks HTTP to harness/server.ts, and hands answer streams to the page as real
+// MessagePorts posted to the window, as the preload does. It also adds a small toolbar to stand in for the hotkey,
+// the tray and the screen.
+import { STREAM_PORT_MESSAGE } from '../electron/shared/ipc-channels.js';
+import { createScreenAskApi, type IpcRendererLike } from '../electron/preload/api.js';
+import { CLIENT_HEADER, EVENTS_PATH, IPC_PATH, SCREEN_PATH, TRIGGER_PATH, type HarnessEvent, type InvokeReply } from './protocol.js';
+
+const clientId = crypto.randomUUID();
+const events = new EventSource(`${EVENTS_PATH}?client=${clientId}`);
+// Invokes wait for the event stream: a subscribe's first event is sent the moment the server handles it.
+const connected = new Promise<void>((resolve) => events.addEventListener('open', () => resolve(), { once: true }));
+
+type Listener = (event: unknown, ...args: unknown[]) => void;
+const listeners = new Map<string, Set<Listener>>();
+
+const ipc: IpcRendererLike = {
+  async invoke(channel, ...args) {
+    await connected;
+    const response = await fetch(IPC_PATH + encodeURIComponent(channel), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', [CLIENT_HEADER]: clientId },
+      body: JSON.stringify(args),
+    });
+    const reply = (await response.json()) as InvokeReply;
+    // Electron rejects a failed invoke with this wording; the page must cope with it here too.
+    if (!reply.ok) throw new Error(`Error invoking remote method '${channel}': Error: ${reply.error}`);
+    return reply.result;
+  },
+  on(channel, listener) {
+    let set = listeners.get(channel);
+    if (!set) listeners.set(channel, (set = new Set()));
+    set.add(listener);
+  },
+  removeListener(channel, listener) {
+    listeners.get(channel)?.delete(listener);
+  },
+};
+
+Object.defineProperty(window, 'screenask', { value: createScreenAskApi(ipc), enumerable: true });
+
+const ports = new Map<string, MessagePort>();
+events.addEventListener('message', (message: MessageEvent<string>) => {
+  const event = JSON.parse(message.data) as HarnessEvent;
+  switch (event.type) {
+    case 'send':
+      for (const listener of listeners.get(event.channel) ?? []) listener({}, ...event.args);
+      break;
+    case 'port-open': {
+      const channel = new MessageChannel();
+      ports.set(event.askId, channel.port1);
+      window.postMessage({ type: STREAM_PORT_MESSAGE, askId: event.askId }, '*', [channel.port2]);
+      break;
+    }
+    case 'port-message':
+      ports.get(event.askId)?.postMessage(event.message);
+      break;
+    case 'port-close':
+      ports.get(event.askId)?.close();
+      ports.delete(event.askId);
+      break;
+    case 'window':
+      showWindow(event.action, event.view);
+      break;
+  }
+});
+
+/** One tab plays every window: showing one switches the view; closing the overlay returns to the ask view. */
+function showWindow(action: 'show' | 'close', view: string): void {
+  if (action === 'show') location.hash = `#${view}`;
+  else if (location.hash === `#${view}`) location.hash = '#ask';
+  document.documentElement.classList.toggle('harness-overlay', location.hash === '#overlay');
+}
+
+async function post(path: string, body: BodyInit, type: string): Promise<void> {
+  const response = await fetch(path, { method: 'POST', headers: { 'content-type': type, [CLIENT_HEADER]: clientId }, body });
+  if (!response.ok) alert(((await response.json()) as { error?: string }).error ?? response.statusText);
+}
+
+function toolbar(): void {
+  const bar = document.createElement('div');
+  bar.className = 'harness-bar';
+  bar.setAttribute('role', 'toolbar');
+  bar.setAttribute('aria-label', 'Web harness');
+  const button = (label: string, onClick: () => void) => {
+    const b = document.createElement('button');
+    b.type = 'button';
+    b.textContent = label;
+    b.addEventListener('click', onClick);
+    bar.append(b);
+  };
+  button('Capture screen', () => void post(TRIGGER_PATH, JSON.stringify({ mode: 'screen' }), 'application/json'));
+  button('Capture region', () => void post(TRIGGER_PATH, JSON.stringify({ mode: 'region' }), 'application/json'));
+  const file = document.createElement('input');
+  file.type = 'file';
+  file.accept = 'image/*';
+  file.setAttribute('aria-label', 'Use an image as the screen');
+  file.addEventListener('change', () => file.files?.[0] && void useImage(file.files[0]));
+  bar.append(file);
+  document.body.append(bar);
+}
+
+async function useImage(image: Blob): Promise<void> {
+  await post(SCREEN_PATH, image, image.type || 'application/octet-stream');
+  await post(TRIGGER_PATH, JSON.stringify({ mode: 'screen' }), 'application/json');
+}
+
+// Dropping an image anywhere makes it the screen and opens the ask view on it.
+window.addEventListener('dragover', (e) => e.preventDefault());
+window.addEventListener('drop', (e) => {
+  const image = [...(e.dataTransfer?.files ?? [])].find((f) => f.type.startsWith('image/'));
+  if (!image) return;
+  e.preventDefault();
+  void useImage(image);
+});
+
+const style = document.createElement('style');
+style.textContent = `
+  .harness-bar { position: fixed; right: 8px; bottom: 8px; z-index: 2147483647; display: flex; gap: 6px; align-items: center;
+    padding: 6px 8px; border-radius: 8px; font: 12px system-ui; background: #5b2a86; color: #fff; box-shadow: 0 2px 8px #0006; }
+  .harness-bar button { font: inherit; padding: 3px 8px; border-radius: 4px; border: 1px solid #fff8; background: #fff; color: #222; }
+  .harness-bar input { font: inherit; color: #fff; max-width: 12em; }
+  .harness-overlay body { background: url(${SCREEN_PATH}.png) top left / 100vw 100vh no-repeat; }
+  .harness-overlay .harness-bar { display: none; }
+`;
+document.addEventListener('DOMContentLoaded', () => {
+  document.head.append(style);
+  toolbar();
+  showWindow('show', location.hash.slice(1) || 'ask');
+});

@@ -1,0 +1,246 @@
+/**
+ * The web harness: the app's main-process logic (ScreenAskApp with its real settings store, model process, model
+ * manager and history) serving the built renderer to an ordinary browser on loopback. Electron's pieces are replaced
+ * by their nearest web equivalents: IPC by POST + server-sent events (the same sender and payload validation as in
+ * the app, through the real registerIpc), windows by views of one tab, the screen by an image, the hotkey and tray by
+ * the bridge's toolbar. The model process is the real utility entry, as a Node child process.
+ */
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import { build } from 'esbuild';
+import { ScreenAskApp } from '../electron/main/app.js';
+import { registerIpc, type InvokeEventLike, type SenderLike } from '../electron/main/ipc.js';
+import { createNodeLauncher } from '../electron/main/process-launcher.js';
+import { createAppUrlMatcher } from '../electron/main/security.js';
+import { createServices } from '../electron/main/services.js';
+import type { HubOptions } from '../native-models/hub/hub-api.js';
+import { HttpError, openEventStream, readBody, sendJson, serveRenderer } from './http.js';
+import { BRIDGE_PATH, CLIENT_HEADER, EVENTS_PATH, IPC_PATH, SCREEN_PATH, TRIGGER_PATH, type HarnessEvent, type InvokeReply } from './protocol.js';
+import { captureOf, decodeImage, encodePng, sampleScreenSvg, type RgbaImage } from './screen.js';
+
+export interface HarnessOptions {
+  /** The built renderer (Vite's output). */
+  readonly rendererDir: string;
+  /** Settings and history live here, as in the app's userData folder. */
+  readonly userDataDir: string;
+  readonly modelsDir: string;
+  /** Settings to apply at start (e.g. `{ model: '/abs/model/dir' }`), through the same validation as the page's. */
+  readonly settings?: Record<string, unknown>;
+  /** A model folder to select only when the settings have none yet (a model chosen in an earlier run is kept). */
+  readonly initialModel?: string;
+  readonly hub?: HubOptions;
+  /** Image bytes standing in for the screen; default: a generated terminal with an error. */
+  readonly screen?: Uint8Array;
+  /** Default 0: any free port. Always bound to 127.0.0.1. */
+  readonly port?: number;
+  readonly log?: (message: string) => void;
+}
+
+export interface Harness {
+  readonly url: string;
+  readonly app: ScreenAskApp;
+  /** Problems the services reported at start (a settings file set aside, …). */
+  readonly problems: readonly string[];
+  close(): Promise<void>;
+}
+
+interface Client {
+  readonly sender: SenderLike;
+  readonly emit: (event: HarnessEvent) => void;
+}
+
+const MAX_IPC_BODY = 1024 * 1024;
+const MAX_IMAGE_BODY = 64 * 1024 * 1024;
+
+export async function startHarness(options: HarnessOptions): Promise<Harness> {
+  const log = options.log ?? ((message: string) => console.error(`[harness] ${message}`));
+  const clients = new Map<string, Client>();
+  const broadcast = (event: HarnessEvent) => clients.forEach((client) => client.emit(event));
+  const ipcHandlers = new Map<string, (event: InvokeEventLike, ...args: unknown[]) => unknown>();
+  let screen: RgbaImage = await decodeImage(options.screen ?? Buffer.from(sampleScreenSvg()));
+  let screenPng = encodePng(screen);
+  const bridge = await bundleBridge();
+
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  const origin = `http://127.0.0.1:${port}`;
+  const isAppUrl = createAppUrlMatcher({ rendererDir: options.rendererDir, devServerOrigin: origin });
+
+  const services = await createServices({
+    userDataDir: options.userDataDir,
+    modelsDir: options.modelsDir,
+    launcher: createNodeLauncher(),
+    ...(options.hub ? { hub: options.hub } : {}),
+    machine: { hasGpu: false, totalMemoryBytes: os.totalmem() },
+    log,
+  });
+  if (options.settings) await services.settings.set(options.settings);
+  if (options.initialModel && services.store.get().model === null) await services.settings.set({ model: options.initialModel });
+
+  let sequence = 0;
+  // The app shuts down on 'will-quit'; close() plays that event.
+  const onQuit: Array<() => void> = [];
+  const app = new ScreenAskApp({
+    app: {
+      requestSingleInstanceLock: () => true,
+      on: (event: string, listener: (...args: never[]) => void) => void (event === 'will-quit' && onQuit.push(listener as () => void)),
+      whenReady: () => Promise.resolve(),
+      quit: () => undefined,
+    },
+    argv: [],
+    engine: services.engine,
+    settings: services.settings,
+    models: services.models,
+    history: services.history,
+    captureScreen: async () => captureOf(screen),
+    createHotkey: () => {
+      const status = { accelerator: null, state: 'disabled' as const, message: 'The web harness has no global shortcut: use Capture screen.' };
+      return { apply: () => status, dispose: () => undefined, status };
+    },
+    createTray: () => ({ update: () => undefined, destroy: () => undefined }),
+    windows: {
+      async show(kind) {
+        broadcast({ type: 'window', action: 'show', view: kind });
+        return { webContents: { send: (channel: string, ...args: unknown[]) => broadcast({ type: 'send', channel, args }) } };
+      },
+      close: (kind) => broadcast({ type: 'window', action: 'close', view: kind }),
+      closeAll: () => undefined,
+    },
+    registerIpc: (handlers, settingsSchema) =>
+      registerIpc({
+        ipcMain: {
+          handle: (channel, listener) => void ipcHandlers.set(channel, listener),
+          removeHandler: (channel) => void ipcHandlers.delete(channel),
+        },
+        isAppUrl,
+        settingsSchema,
+        handlers,
+        log,
+      }),
+    openStream: (sender, askId) => {
+      const client = [...clients.values()].find((c) => c.sender === sender);
+      client?.emit({ type: 'port-open', askId });
+      return {
+        post: (message) => client?.emit({ type: 'port-message', askId, message }),
+        close: () => client?.emit({ type: 'port-close', askId }),
+      };
+    },
+    notify: (message) => log(`notify: ${message}`),
+    pickFolder: async () => null,
+    newId: () => randomUUID(),
+    log,
+  });
+  await app.start();
+
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    handle(req, res).catch((error: unknown) => {
+      const status = error instanceof HttpError ? error.status : 500;
+      if (!res.headersSent) sendJson(res, status, { ok: false, error: error instanceof Error ? error.message : String(error) });
+      else res.end();
+    });
+  });
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    // Loopback only, and only under our own name: a page elsewhere cannot reach it through DNS rebinding.
+    if (req.headers.host !== `127.0.0.1:${port}` && req.headers.host !== `localhost:${port}`) throw new HttpError(403, 'unexpected Host header');
+    const url = new URL(req.url ?? '/', origin);
+    if (req.method === 'GET') {
+      if (url.pathname === EVENTS_PATH) return openClient(url.searchParams.get('client') ?? '', res);
+      if (url.pathname === BRIDGE_PATH) {
+        res.writeHead(200, { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'no-store' });
+        res.end(bridge);
+        return;
+      }
+      if (url.pathname === `${SCREEN_PATH}.png`) {
+        res.writeHead(200, { 'content-type': 'image/png', 'cache-control': 'no-store' });
+        res.end(screenPng);
+        return;
+      }
+      return serveRenderer(res, options.rendererDir, url.pathname);
+    }
+    if (req.method !== 'POST') throw new HttpError(405, 'method not allowed');
+    // Writes come only from our pages: same origin, and a registered client (cross-site forms cannot set headers).
+    const client = clients.get(String(req.headers[CLIENT_HEADER] ?? ''));
+    if (req.headers.origin !== origin || !client) throw new HttpError(403, 'not one of this harness\'s pages');
+    if (url.pathname.startsWith(IPC_PATH)) return invoke(decodeURIComponent(url.pathname.slice(IPC_PATH.length)), client, req, res);
+    if (url.pathname === TRIGGER_PATH) {
+      const { mode } = JSON.parse((await readBody(req, MAX_IPC_BODY)).toString('utf8')) as { mode?: unknown };
+      if (mode !== 'screen' && mode !== 'region') throw new HttpError(400, 'mode must be screen or region');
+      await app.trigger(mode);
+      return sendJson(res, 200, { ok: true });
+    }
+    if (url.pathname === SCREEN_PATH) {
+      const bytes = await readBody(req, MAX_IMAGE_BODY);
+      screen = await decodeImage(bytes).catch(() => {
+        throw new HttpError(400, 'that file is not an image ScreenAsk can read (PNG, JPEG, WebP, GIF or SVG)');
+      });
+      screenPng = encodePng(screen);
+      return sendJson(res, 200, { ok: true });
+    }
+    throw new HttpError(404, 'not found');
+  }
+
+  function openClient(id: string, res: ServerResponse): void {
+    if (!/^[0-9a-f-]{36}$/.test(id) || clients.has(id)) throw new HttpError(400, 'bad client id');
+    const write = openEventStream(res);
+    let closed = false;
+    const sender: SenderLike = {
+      id: ++sequence,
+      send: (channel, ...args) => write({ type: 'send', channel, args } satisfies HarnessEvent),
+      postMessage: () => {
+        throw new Error('the harness streams answers through openStream, not postMessage');
+      },
+      isDestroyed: () => closed,
+    };
+    clients.set(id, { sender, emit: write });
+    res.on('close', () => {
+      closed = true;
+      clients.delete(id);
+    });
+  }
+
+  async function invoke(channel: string, client: Client, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const handler = ipcHandlers.get(channel);
+    if (!handler) throw new HttpError(404, `no such channel: ${channel}`);
+    const args = JSON.parse((await readBody(req, MAX_IPC_BODY)).toString('utf8')) as unknown;
+    if (!Array.isArray(args)) throw new HttpError(400, 'the body must be a JSON array of arguments');
+    // The page's URL plays Electron's senderFrame.url: registerIpc refuses anything but our own pages.
+    const event: InvokeEventLike = { senderFrame: { url: String(req.headers.referer ?? '') }, sender: client.sender };
+    let reply: InvokeReply;
+    try {
+      reply = { ok: true, result: await handler(event, ...args) };
+    } catch (error) {
+      reply = { ok: false, error: error instanceof Error ? error.message : String(error) };
+    }
+    sendJson(res, 200, reply);
+  }
+
+  return {
+    url: `${origin}/`,
+    app,
+    problems: services.problems,
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      onQuit.forEach((listener) => listener());
+      await services.dispose();
+    },
+  };
+}
+
+/** Bundles harness/bridge.ts for the browser, in memory. */
+async function bundleBridge(): Promise<string> {
+  const result = await build({
+    entryPoints: [new URL('./bridge.ts', import.meta.url).pathname],
+    bundle: true,
+    write: false,
+    format: 'iife',
+    platform: 'browser',
+    target: 'chrome120',
+    logLevel: 'warning',
+  });
+  return result.outputFiles[0]!.text;
+}

@@ -1,0 +1,78 @@
+// Numbers as the views show them. A renderer copy of the model manager's formatBytes (native-models/hub is Node code
+// and cannot be bundled into the sandboxed page); same decimal units, so the CLI and the app print the same sizes.
+import type { AnswerStatsView } from '../../../electron/shared/ipc.js';
+
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
+  let value = Math.max(0, bytes);
+  let unit = 0;
+  while (value >= 1000 && unit < units.length - 1) {
+    value /= 1000;
+    unit++;
+  }
+  return `${unit === 0 ? value : value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
+}
+
+export function formatSeconds(seconds: number): string {
+  if (!Number.isFinite(seconds) || seconds < 0) return '—';
+  if (seconds < 10) return `${seconds.toFixed(1)} s`;
+  if (seconds < 60) return `${Math.round(seconds)} s`;
+  const minutes = Math.floor(seconds / 60);
+  const rest = Math.round(seconds % 60);
+  if (minutes < 60) return rest ? `${minutes} min ${rest} s` : `${minutes} min`;
+  const hours = Math.floor(minutes / 60);
+  return `${hours} h ${minutes % 60} min`;
+}
+
+export function formatMs(ms: number): string {
+  return ms < 1000 ? `${Math.round(ms)} ms` : formatSeconds(ms / 1000);
+}
+
+export function formatRate(tokensPerSecond: number): string {
+  return `${tokensPerSecond.toFixed(tokensPerSecond < 10 ? 1 : 0)} tokens/s`;
+}
+
+const providerNames: Readonly<Record<string, string>> = {
+  cpu: 'CPU',
+  webgpu: 'WebGPU',
+  cuda: 'CUDA',
+  dml: 'DirectML',
+  coreml: 'Core ML',
+};
+export function providerName(provider: string): string {
+  return providerNames[provider] ?? provider;
+}
+
+const stopNotes: Readonly<Record<string, string>> = {
+  'max-new-tokens': 'stopped at the max new tokens limit',
+  'context-full': 'stopped: the conversation filled the model’s context',
+  cancelled: 'stopped',
+};
+
+/** The parts of an answer's stats line, in reading order (joined with " · " for display). */
+export function statsParts(stats: AnswerStatsView): string[] {
+  // The token count leads: "N tokens" is the figure people (and tests) look for first.
+  const parts = [
+    `${stats.generatedTokens} ${stats.generatedTokens === 1 ? 'token' : 'tokens'}`,
+    `first token ${formatMs(stats.timeToFirstTokenMs)}`,
+    formatRate(stats.decodeTokensPerSecond),
+    `cache ${stats.cache}`,
+    providerName(stats.provider),
+    stats.precision,
+  ];
+  const note = stopNotes[stats.stopReason];
+  if (note) parts.push(note);
+  return parts;
+}
+
+export function formatStats(stats: AnswerStatsView): string {
+  const text = statsParts(stats).join(' · ');
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+/** A history timestamp in the user's locale; the raw string when it does not parse. */
+export function formatWhen(iso: string): string {
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return iso;
+  return date.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+}

@@ -1,0 +1,152 @@
+// The settings form's pure logic: stored settings ↔ what the inputs hold, one field's input → a validated patch, and
+// the settings store's reply → per-field errors. Validation is the shared `validateSettingsPatch`, the very check the
+// main process applies, so the page never offers to save a value the store would refuse.
+import {
+  defaultSettings,
+  numericRanges,
+  settingLabels,
+  settingsSchema,
+  validateSettingsPatch,
+  type SettingName,
+  type Settings,
+  type SettingsFieldError,
+  type SettingsPatch,
+} from '../../../electron/shared/settings.js';
+
+export type NumericField = keyof typeof numericRanges;
+export const numericFields = Object.keys(numericRanges) as NumericField[];
+
+/** What the inputs hold: numbers as the text typed (so "", "abc" and "1e3" can be told apart), hotkey '' = none. */
+export interface SettingsForm {
+  model: string;
+  precision: string;
+  device: string;
+  maxNewTokens: string;
+  temperature: string;
+  topK: string;
+  topP: string;
+  repetitionPenalty: string;
+  useCache: boolean;
+  imageDetail: string;
+  hotkey: string;
+  saveScreenshotsInHistory: boolean;
+}
+
+export function formFromSettings(s: Settings): SettingsForm {
+  const text = (n: number | null) => (n === null ? '' : String(n));
+  return {
+    model: s.model ?? '',
+    precision: s.precision,
+    device: s.device,
+    maxNewTokens: text(s.maxNewTokens),
+    temperature: text(s.temperature),
+    topK: text(s.topK),
+    topP: text(s.topP),
+    repetitionPenalty: text(s.repetitionPenalty),
+    useCache: s.useCache,
+    imageDetail: s.imageDetail,
+    hotkey: s.hotkey ?? '',
+    saveScreenshotsInHistory: s.saveScreenshotsInHistory,
+  };
+}
+
+/**
+ * A number field's text → its patch value: '' is the model default (null), a number is itself, anything else is left
+ * as text so that validation reports "must be a number (got "abc")" rather than silently storing the default.
+ */
+export function numberFromText(text: string): number | null | string {
+  const trimmed = text.trim();
+  if (trimmed === '') return null;
+  const value = Number(trimmed);
+  return Number.isFinite(value) ? value : trimmed;
+}
+
+/** One field's form value → the patch that would store it (before validation). */
+export function fieldPatch<K extends SettingName>(field: K, value: SettingsForm[K]): SettingsPatch {
+  if ((numericFields as string[]).includes(field)) return { [field]: numberFromText(value as string) };
+  if (field === 'model' || field === 'hotkey') {
+    const text = (value as string).trim();
+    return { [field]: text === '' ? null : text };
+  }
+  return { [field]: value } as SettingsPatch;
+}
+
+/** The whole form → one patch (what "save everything" would send). */
+export function patchFromForm(form: SettingsForm): SettingsPatch {
+  const patch: SettingsPatch = {};
+  for (const field of Object.keys(form) as (keyof SettingsForm)[]) {
+    Object.assign(patch, fieldPatch(field, form[field]));
+  }
+  return patch;
+}
+
+export type FieldCheck =
+  | { readonly ok: true; readonly patch: Partial<Settings> }
+  | { readonly ok: false; readonly message: string };
+
+/** Validates one field as the user edits it. */
+export function checkField<K extends SettingName>(field: K, value: SettingsForm[K]): FieldCheck {
+  const result = validateSettingsPatch(fieldPatch(field, value));
+  if (result.ok) return { ok: true, patch: result.patch };
+  const error = result.errors.find((e) => e.field === field) ?? result.errors[0];
+  return { ok: false, message: error?.message ?? `${settingLabels[field]} is not valid.` };
+}
+
+/** The hint under a number field: its range, from the engine's schema. */
+export function rangeHint(field: NumericField): string {
+  const r = numericRanges[field];
+  const low = r.minExclusive ? `above ${r.min}` : `${r.min}`;
+  const kind = r.integer ? 'a whole number' : 'a number';
+  return `${kind}, ${low} to ${r.max}; empty for the model’s default`;
+}
+
+/** The step a number input uses: whole numbers for integer fields, hundredths otherwise. */
+export function stepOf(field: NumericField): string {
+  return numericRanges[field].integer ? '1' : '0.01';
+}
+
+export type SaveOutcome =
+  | { readonly ok: true; readonly settings?: Settings }
+  | { readonly ok: false; readonly errors: readonly SettingsFieldError[] };
+
+/**
+ * setSettings's reply is typed `unknown` in the contract; the store answers `{ ok: true, settings }` or
+ * `{ ok: false, errors }`. Anything else is taken as success without new settings.
+ */
+export function readSaveReply(reply: unknown): SaveOutcome {
+  if (typeof reply !== 'object' || reply === null) return { ok: true };
+  const r = reply as { ok?: unknown; settings?: unknown; errors?: unknown };
+  if (r.ok === false) {
+    const errors = Array.isArray(r.errors)
+      ? r.errors.filter(
+          (e): e is SettingsFieldError =>
+            typeof e === 'object' && e !== null && typeof (e as SettingsFieldError).message === 'string',
+        )
+      : [];
+    return { ok: false, errors: errors.length ? errors : [{ field: '', message: 'The settings were not saved.' }] };
+  }
+  const parsed = settingsSchema.safeParse(r.settings);
+  return parsed.success ? { ok: true, settings: parsed.data } : { ok: true };
+}
+
+/** getSettings's reply (typed `unknown`) → Settings; fields that do not parse fall back to their defaults. */
+export function settingsFromUnknown(raw: unknown): Settings {
+  const whole = settingsSchema.safeParse(raw);
+  if (whole.success) return whole.data;
+  const result: Record<string, unknown> = { ...defaultSettings };
+  if (typeof raw === 'object' && raw !== null) {
+    for (const [key, value] of Object.entries(raw)) {
+      if (!(key in defaultSettings)) continue;
+      const one = validateSettingsPatch({ [key]: value });
+      if (one.ok) Object.assign(result, one.patch);
+    }
+  }
+  return result as unknown as Settings;
+}
+
+/** Errors keyed by field ('' = about the settings as a whole). */
+export function errorsByField(errors: readonly SettingsFieldError[]): Partial<Record<SettingName | '', string>> {
+  const out: Partial<Record<SettingName | '', string>> = {};
+  for (const e of errors) out[e.field] = out[e.field] ? `${out[e.field]} ${e.message}` : e.message;
+  return out;
+}

@@ -1,0 +1,273 @@
+/**
+ * End to end in real Chromium: the built renderer, served by the web harness, over the app's main-process logic and
+ * the real model process (a Node child running electron/utility/main.ts) with generated tiny models. One with a
+ * scripted answer (planted Markdown and HTML), one with random weights (long answers, to stop). Screenshots of every
+ * view land in artifacts/e2e/ (git-ignored) for a look by eye.
+ */
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildRenderer } from '../../harness/build-renderer.js';
+import { startHarness, type Harness } from '../../harness/server.js';
+import { findChromium } from '../../scripts/ensure-chromium.mjs';
+import { writeSmolVlmModel } from '../fixtures/smolvlm/generate.js';
+import { fakeSha, folderFiles, startFakeHub, type FakeHub } from '../support/fake-hub.js';
+import { repoRoot } from '../support/run-script.js';
+import type { ScreenAskApi } from '../../electron/shared/ipc.js';
+
+declare global {
+  interface Window {
+    readonly screenask: ScreenAskApi;
+  }
+}
+
+const SCRIPT =
+  'Planted: <img src=x onerror="window.__pwned=1"> then **bold** text.\n\n- first item\n- second item\n\n' +
+  '<script>window.__pwned=2</script>[link](javascript:window.__pwned=3)\n\n```\nconst x = 1;\n```';
+const CATALOGUE_REPO = 'HuggingFaceTB/SmolVLM-256M-Instruct';
+const artifacts = path.join(repoRoot, 'artifacts', 'e2e');
+
+let root: string;
+let scriptedModel: string;
+let randomModel: string;
+let scriptedTokens: number;
+let hub: FakeHub;
+let harness: Harness;
+let browser: Browser;
+let page: Page;
+const pageErrors: string[] = [];
+
+beforeAll(async () => {
+  root = await mkdtemp(path.join(os.tmpdir(), 'screenask-e2e-'));
+  await mkdir(artifacts, { recursive: true });
+  const rendererDir = await buildRenderer(path.join(root, 'renderer'));
+  scriptedModel = path.join(root, 'scripted');
+  const scripted = await writeSmolVlmModel(scriptedModel, { precisions: ['fp32'], scriptedAnswer: SCRIPT });
+  scriptedTokens = scripted.scriptedAnswer!.tokenIds.length;
+  randomModel = path.join(root, 'random');
+  await writeSmolVlmModel(randomModel, { precisions: ['fp32'], seed: 5 });
+  hub = await startFakeHub({ repos: { [CATALOGUE_REPO]: { sha: fakeSha('e2e'), files: await folderFiles(randomModel) } } });
+  harness = await startHarness({
+    rendererDir,
+    userDataDir: path.join(root, 'user-data'),
+    modelsDir: path.join(root, 'models'),
+    settings: { model: scriptedModel, imageDetail: 'low' },
+    hub: { endpoint: hub.endpoint },
+    log: () => undefined,
+  });
+  const executablePath = findChromium();
+  if (!executablePath) throw new Error('no Chromium: run `npm run browser` (installs Debian\'s chromium) or set SCREENASK_CHROMIUM');
+  // --no-sandbox: CI runs as root, where Chromium's own sandbox cannot start.
+  browser = await chromium.launch({ executablePath, args: ['--no-sandbox'] });
+  page = await browser.newPage({ viewport: { width: 560, height: 760 } });
+  page.on('pageerror', (error) => pageErrors.push(error.message));
+  page.on('dialog', (dialog) => void dialog.accept());
+  await page.goto(`${harness.url}#ask`);
+  await waitForModel(scriptedModel);
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await harness?.close();
+  await hub?.close();
+  if (root) await rm(root, { recursive: true, force: true });
+});
+
+/** Resolves when the app reports `ready` for the model in this folder. */
+async function waitForModel(dir: string): Promise<void> {
+  await page.evaluate(
+    (name) =>
+      new Promise<void>((resolve) => {
+        void window.screenask.subscribeStatus((status) => {
+          if (status.model.state === 'ready' && status.model.name === name) resolve();
+        });
+      }),
+    path.basename(dir),
+  );
+}
+
+async function captureAndAsk(question: string): Promise<void> {
+  await page.getByRole('button', { name: 'Capture screen' }).click();
+  await expect.poll(() => page.locator('img[src^="data:image/png"]').count()).toBeGreaterThan(0);
+  await page.getByRole('textbox', { name: 'Question' }).fill(question);
+  await page.getByRole('textbox', { name: 'Question' }).press('Enter');
+}
+
+const answers = () => page.getByTestId('answer');
+const stats = () => page.getByTestId('stats');
+
+async function lastStats(count: number): Promise<string> {
+  await expect.poll(() => stats().count(), { timeout: 60_000 }).toBe(count);
+  return (await stats().nth(count - 1).textContent()) ?? '';
+}
+
+async function openSettings(): Promise<void> {
+  await page.evaluate(() => (location.hash = '#settings'));
+  await page.getByRole('spinbutton', { name: 'Max new tokens' }).waitFor();
+}
+
+async function shot(name: string): Promise<void> {
+  await page.screenshot({ path: path.join(artifacts, `${name}.png`), fullPage: true });
+}
+
+describe('the renderer in Chromium, against the real model process', () => {
+  it('streams the answer about a capture as sanitized Markdown', async () => {
+    // Record every length the answer's text passes through: a streamed answer grows in steps.
+    await page.evaluate(() => {
+      const w = window as unknown as { __lengths: number[] };
+      w.__lengths = [];
+      new MutationObserver(() => {
+        const answer = document.querySelector('[data-testid="answer"]');
+        if (answer) w.__lengths.push(answer.textContent?.length ?? 0);
+      }).observe(document.body, { subtree: true, childList: true, characterData: true });
+    });
+    await captureAndAsk('What does this error mean?');
+    expect(await lastStats(1)).toMatch(/cache on/i);
+    const answer = answers().first();
+    await expect.poll(() => answer.locator('strong').textContent()).toBe('bold');
+    expect(await answer.locator('li').allTextContents()).toEqual(['first item', 'second item']);
+    expect(await answer.locator('pre code').textContent()).toContain('const x = 1;');
+    const lengths = await page.evaluate(() => new Set((window as unknown as { __lengths: number[] }).__lengths).size);
+    expect(lengths).toBeGreaterThan(3);
+    await shot('ask');
+  });
+
+  it('strips the <img onerror>, <script> and javascript: link planted in the model output', async () => {
+    const answer = answers().first();
+    expect(await answer.locator('img, script, iframe, [onerror], [onclick]').count()).toBe(0);
+    expect(await answer.textContent()).toContain('Planted:');
+    for (const href of await answer.locator('a').evaluateAll((links) => links.map((a) => a.getAttribute('href')))) {
+      expect(href ?? '').not.toMatch(/^javascript:/i);
+    }
+    await page.waitForTimeout(200);
+    expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('asks a follow-up in the same conversation', async () => {
+    await page.getByRole('textbox', { name: 'Question' }).fill('And how do I fix it?');
+    await page.getByRole('button', { name: 'Ask' }).click();
+    expect(await lastStats(2)).toMatch(/cache on/i);
+    expect(await answers().count()).toBe(2);
+    expect(await answers().nth(1).locator('strong').textContent()).toBe('bold');
+  });
+
+  it('refuses an invalid setting inline and never saves it', async () => {
+    await openSettings();
+    const before = await page.evaluate(() => window.screenask.getSettings());
+    const field = page.getByRole('spinbutton', { name: 'Max new tokens' });
+    await field.fill('0');
+    await field.blur();
+    await expect.poll(() => field.getAttribute('aria-invalid')).toBe('true');
+    const describedBy = (await field.getAttribute('aria-describedby')) ?? '';
+    expect(await page.locator(`[id="${describedBy.split(' ')[0]}"]`).textContent()).toMatch(/at least 1/);
+    await page.waitForTimeout(300);
+    expect(await page.evaluate(() => window.screenask.getSettings())).toEqual(before);
+    await shot('settings-invalid');
+  });
+
+  it('respects a new max new tokens on the next answer', async () => {
+    const field = page.getByRole('spinbutton', { name: 'Max new tokens' });
+    await field.fill('3');
+    await field.blur();
+    await expect.poll(() => page.evaluate(() => window.screenask.getSettings().then((s) => (s as { maxNewTokens: unknown }).maxNewTokens))).toBe(3);
+    await page.evaluate(() => (location.hash = '#ask'));
+    await captureAndAsk('Short, please.');
+    const line = await lastStats(1);
+    expect(line).toMatch(/\b3 tokens\b/);
+    expect(scriptedTokens).toBeGreaterThan(3);
+    expect(await answers().first().textContent()).not.toContain('second item');
+  });
+
+  it('says so in the stats when the KV cache is off, and shows its measured effect', async () => {
+    await openSettings();
+    await page.getByRole('spinbutton', { name: 'Max new tokens' }).fill('');
+    await page.getByRole('spinbutton', { name: 'Max new tokens' }).blur();
+    const cache = page.getByRole('checkbox', { name: 'KV cache' }).or(page.getByRole('switch', { name: 'KV cache' }));
+    await cache.uncheck();
+    await expect.poll(() => page.evaluate(() => window.screenask.getSettings().then((s) => (s as { useCache: unknown }).useCache))).toBe(false);
+    await page.evaluate(() => (location.hash = '#ask'));
+    await captureAndAsk('Without the cache?');
+    expect(await lastStats(1)).toMatch(/cache off/i);
+    await openSettings();
+    // Both an answer with the cache and one without exist now: the page shows the measured speed-up.
+    await expect.poll(() => page.locator('body').textContent()).toMatch(/×|times faster/);
+    await cache.check();
+    await shot('settings');
+  });
+
+  it('stops a long answer mid-way', async () => {
+    await page.evaluate((model) => window.screenask.setSettings({ model, maxNewTokens: 8000 }), randomModel);
+    await waitForModel(randomModel);
+    await page.evaluate(() => (location.hash = '#ask'));
+    await captureAndAsk('Tell me everything.');
+    await expect.poll(() => answers().first().textContent().then((t) => t?.length ?? 0), { timeout: 60_000 }).toBeGreaterThan(20);
+    await page.getByRole('button', { name: 'Stop' }).click();
+    const line = await lastStats(1);
+    const generated = Number(/(\d+) tokens/.exec(line)?.[1]);
+    expect(generated).toBeGreaterThan(0);
+    expect(generated).toBeLessThan(8000);
+    await page.evaluate((model) => window.screenask.setSettings({ model, maxNewTokens: null }), scriptedModel);
+    await waitForModel(scriptedModel);
+  });
+
+  it('shows download progress from a local Hub, and the model is then installed', async () => {
+    hub.setFault('onnx/decoder_model_merged.onnx', { kind: 'slow', bytesPerSecond: 400_000 });
+    await page.evaluate(() => (location.hash = '#models'));
+    const row = page.getByRole('listitem').filter({ hasText: 'SmolVLM-256M-Instruct' }).first();
+    await row.getByRole('combobox').selectOption('fp32');
+    await row.getByRole('button', { name: 'Download' }).click();
+    const bar = page.getByRole('progressbar').first();
+    await bar.waitFor({ timeout: 30_000 });
+    const seen = new Set<number>();
+    await expect
+      .poll(
+        async () => {
+          const now = Number(await bar.getAttribute('aria-valuenow').catch(() => null));
+          if (Number.isFinite(now)) seen.add(now);
+          return seen.size;
+        },
+        { timeout: 30_000, interval: 100 },
+      )
+      .toBeGreaterThan(2);
+    await shot('models-downloading');
+    // Finished: the model is listed as installed and complete (the view offers to use it).
+    const installed = () =>
+      page.evaluate(
+        () =>
+          new Promise<{ id: string; complete: boolean }[]>((resolve) => {
+            let stop: (() => void) | undefined;
+            void window.screenask.subscribeModels((s) => {
+              resolve([...s.installed]);
+              stop?.();
+            }).then((unsubscribe) => (stop = unsubscribe));
+          }),
+      );
+    await expect.poll(installed, { timeout: 60_000 }).toContainEqual(expect.objectContaining({ id: 'SmolVLM-256M-Instruct', complete: true }));
+    await page.getByRole('article', { name: 'SmolVLM-256M-Instruct' }).getByRole('button', { name: 'Use' }).first().waitFor();
+    await shot('models');
+  });
+
+  it('lists past questions in History and finds them by search', async () => {
+    await page.evaluate(() => (location.hash = '#history'));
+    const search = page.getByRole('searchbox', { name: 'Search history' }).or(page.getByRole('textbox', { name: 'Search history' }));
+    await search.waitFor();
+    await expect.poll(() => page.locator('body').textContent()).toContain('What does this error mean?');
+    await search.fill('without the cache');
+    await expect.poll(() => page.locator('body').textContent()).not.toContain('What does this error mean?');
+    expect(await page.locator('body').textContent()).toContain('Without the cache?');
+    await shot('history');
+  });
+
+  it('renders every view in the dark theme without errors', async () => {
+    await page.emulateMedia({ colorScheme: 'dark' });
+    for (const view of ['ask', 'settings', 'models', 'history']) {
+      await page.evaluate((v) => (location.hash = `#${v}`), view);
+      await page.waitForTimeout(150);
+      await shot(`${view}-dark`);
+    }
+    expect(pageErrors).toEqual([]);
+  });
+});
