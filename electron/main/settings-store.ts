@@ -25,14 +25,12 @@ import {
   settingsSchema,
   validateSettingsPatch,
   type Settings,
-  type SettingsFieldError,
+  type SettingsUpdateResult,
 } from '../shared/settings.js';
 
 export const SETTINGS_FILE = 'settings.json';
 
-export type SettingsUpdateResult =
-  | { readonly ok: true; readonly settings: Settings }
-  | { readonly ok: false; readonly errors: readonly SettingsFieldError[] };
+export type { SettingsUpdateResult };
 
 export type SettingsListener = (settings: Settings, previous: Settings) => void;
 

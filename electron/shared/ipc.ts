@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import type { AnswerStats } from '../../native-models/conversation/answer.js';
 import { precisions, type Precision } from '../../native-models/model/precision.js';
+import type { Settings, SettingsPatch, SettingsUpdateResult } from './settings.js';
 
 export { IpcChannel, IpcEvent, STREAM_PORT_MESSAGE, type IpcChannelName } from './ipc-channels.js';
 import { IpcChannel } from './ipc-channels.js';
@@ -236,8 +237,9 @@ export interface ScreenAskApi {
   followUp(request: FollowUpRequest): Promise<AskReply>;
   cancel(request: CancelRequest): Promise<void>;
   capture(request: CaptureRequest): Promise<CaptureReply>;
-  getSettings(): Promise<unknown>;
-  setSettings(settings: unknown): Promise<unknown>;
+  getSettings(): Promise<Settings>;
+  /** Saves a partial change; the main process validates it again and answers per field. */
+  setSettings(patch: SettingsPatch): Promise<SettingsUpdateResult>;
   subscribeStatus(listener: (status: AppStatus) => void): Promise<() => void>;
   onTrigger(listener: (trigger: TriggerMessage) => void): () => void;
   capturePreview(request: CapturePreviewRequest): Promise<CapturePreview>;

@@ -157,6 +157,11 @@ export interface SettingsFieldError {
   readonly message: string;
 }
 
+/** What saving a patch answers: the complete new settings, or why nothing was saved (one error per field). */
+export type SettingsUpdateResult =
+  | { readonly ok: true; readonly settings: Settings }
+  | { readonly ok: false; readonly errors: readonly SettingsFieldError[] };
+
 export type PatchValidation =
   | { readonly ok: true; readonly patch: Partial<Settings> }
   | { readonly ok: false; readonly errors: readonly SettingsFieldError[] };

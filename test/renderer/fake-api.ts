@@ -16,7 +16,7 @@ import type {
   StreamMessage,
   TriggerMessage,
 } from '../../electron/shared/ipc.js';
-import { defaultSettings, type Settings } from '../../electron/shared/settings.js';
+import { defaultSettings, type Settings, type SettingsPatch, type SettingsUpdateResult } from '../../electron/shared/settings.js';
 
 export interface Call {
   readonly method: keyof ScreenAskApi;
@@ -29,7 +29,7 @@ export class FakeApi {
   readonly calls: Call[] = [];
   settings: Settings = { ...defaultSettings };
   /** What setSettings answers; by default the store's success reply with the patch applied. */
-  setSettingsReply: ((patch: unknown) => unknown) | undefined;
+  setSettingsReply: ((patch: SettingsPatch) => SettingsUpdateResult) | undefined;
   history: HistoryEntry[] = [];
   importReply: ImportReportView | Error | undefined;
   remoteReply: RemoteModelInfo | Error | undefined;

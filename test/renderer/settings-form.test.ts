@@ -5,8 +5,6 @@ import {
   formFromSettings,
   numberFromText,
   patchFromForm,
-  readSaveReply,
-  settingsFromUnknown,
 } from '../../renderer/src/lib/settings-form.js';
 
 describe('settings form logic', () => {
@@ -35,20 +33,5 @@ describe('settings form logic', () => {
     expect(checkField('temperature', 'warm')).toMatchObject({ ok: false, message: expect.stringMatching(/must be a number/) });
     expect(checkField('hotkey', 'ctrl+shift+space')).toEqual({ ok: true, patch: { hotkey: 'Control+Shift+Space' } });
     expect(checkField('hotkey', '')).toEqual({ ok: true, patch: { hotkey: null } });
-  });
-
-  it('reads the store’s reply: per-field errors, or the saved settings', () => {
-    expect(readSaveReply({ ok: false, errors: [{ field: 'topK', message: 'Top-k bad.' }] })).toEqual({
-      ok: false,
-      errors: [{ field: 'topK', message: 'Top-k bad.' }],
-    });
-    expect(readSaveReply({ ok: true, settings: defaultSettings })).toEqual({ ok: true, settings: defaultSettings });
-    expect(readSaveReply(undefined)).toEqual({ ok: true });
-  });
-
-  it('keeps the valid fields of a settings object that does not fully parse', () => {
-    const s = settingsFromUnknown({ ...defaultSettings, maxNewTokens: 99999, temperature: 0.5 });
-    expect(s.maxNewTokens).toBeNull();
-    expect(s.temperature).toBe(0.5);
   });
 });

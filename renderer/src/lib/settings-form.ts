@@ -2,10 +2,8 @@
 // the settings store's reply → per-field errors. Validation is the shared `validateSettingsPatch`, the very check the
 // main process applies, so the page never offers to save a value the store would refuse.
 import {
-  defaultSettings,
   numericRanges,
   settingLabels,
-  settingsSchema,
   validateSettingsPatch,
   type SettingName,
   type Settings,
@@ -103,45 +101,6 @@ export function rangeHint(field: NumericField): string {
 /** The step a number input uses: whole numbers for integer fields, hundredths otherwise. */
 export function stepOf(field: NumericField): string {
   return numericRanges[field].integer ? '1' : '0.01';
-}
-
-export type SaveOutcome =
-  | { readonly ok: true; readonly settings?: Settings }
-  | { readonly ok: false; readonly errors: readonly SettingsFieldError[] };
-
-/**
- * setSettings's reply is typed `unknown` in the contract; the store answers `{ ok: true, settings }` or
- * `{ ok: false, errors }`. Anything else is taken as success without new settings.
- */
-export function readSaveReply(reply: unknown): SaveOutcome {
-  if (typeof reply !== 'object' || reply === null) return { ok: true };
-  const r = reply as { ok?: unknown; settings?: unknown; errors?: unknown };
-  if (r.ok === false) {
-    const errors = Array.isArray(r.errors)
-      ? r.errors.filter(
-          (e): e is SettingsFieldError =>
-            typeof e === 'object' && e !== null && typeof (e as SettingsFieldError).message === 'string',
-        )
-      : [];
-    return { ok: false, errors: errors.length ? errors : [{ field: '', message: 'The settings were not saved.' }] };
-  }
-  const parsed = settingsSchema.safeParse(r.settings);
-  return parsed.success ? { ok: true, settings: parsed.data } : { ok: true };
-}
-
-/** getSettings's reply (typed `unknown`) → Settings; fields that do not parse fall back to their defaults. */
-export function settingsFromUnknown(raw: unknown): Settings {
-  const whole = settingsSchema.safeParse(raw);
-  if (whole.success) return whole.data;
-  const result: Record<string, unknown> = { ...defaultSettings };
-  if (typeof raw === 'object' && raw !== null) {
-    for (const [key, value] of Object.entries(raw)) {
-      if (!(key in defaultSettings)) continue;
-      const one = validateSettingsPatch({ [key]: value });
-      if (one.ok) Object.assign(result, one.patch);
-    }
-  }
-  return result as unknown as Settings;
 }
 
 /** Errors keyed by field ('' = about the settings as a whole). */
