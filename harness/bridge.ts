@@ -14,6 +14,11 @@ const connected = new Promise<void>((resolve) => events.addEventListener('open',
 
 type Listener = (event: unknown, ...args: unknown[]) => void;
 const listeners = new Map<string, Set<Listener>>();
+/**
+ * The last message of each channel that arrived while no view listened. In the app, the main process sends a trigger
+ * to the ask window once that window is ready; here one tab switches views, and the ask view may still be mounting.
+ */
+const undelivered = new Map<string, readonly unknown[]>();
 
 const ipc: IpcRendererLike = {
   async invoke(channel, ...args) {
@@ -32,6 +37,11 @@ const ipc: IpcRendererLike = {
     let set = listeners.get(channel);
     if (!set) listeners.set(channel, (set = new Set()));
     set.add(listener);
+    const held = undelivered.get(channel);
+    if (held) {
+      undelivered.delete(channel);
+      queueMicrotask(() => listener({}, ...held));
+    }
   },
   removeListener(channel, listener) {
     listeners.get(channel)?.delete(listener);
@@ -44,9 +54,12 @@ const ports = new Map<string, MessagePort>();
 events.addEventListener('message', (message: MessageEvent<string>) => {
   const event = JSON.parse(message.data) as HarnessEvent;
   switch (event.type) {
-    case 'send':
-      for (const listener of listeners.get(event.channel) ?? []) listener({}, ...event.args);
+    case 'send': {
+      const current = listeners.get(event.channel);
+      if (current?.size) current.forEach((listener) => listener({}, ...event.args));
+      else undelivered.set(event.channel, event.args);
       break;
+    }
     case 'port-open': {
       const channel = new MessageChannel();
       ports.set(event.askId, channel.port1);

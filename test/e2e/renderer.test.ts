@@ -158,6 +158,22 @@ describe('the renderer in Chromium, against the real model process', () => {
     expect(await answers().nth(1).locator('strong').textContent()).toBe('bold');
   });
 
+  it('asks about a region dragged on the overlay', async () => {
+    await page.getByRole('button', { name: 'Capture region' }).click();
+    await page.waitForFunction(() => location.hash === '#overlay');
+    await page.mouse.move(20, 60);
+    await page.mouse.down();
+    await page.mouse.move(220, 100, { steps: 5 });
+    await page.mouse.move(420, 160, { steps: 5 });
+    await page.mouse.up();
+    // The main process crops the frame captured when the flow started, then shows the ask view on the crop.
+    await page.waitForFunction(() => location.hash === '#ask');
+    await eventually(() => page.getByText(/Asking about this capture \(400×100\)/).count()).toBe(1);
+    await page.getByRole('textbox', { name: 'Question' }).fill('What is in this part?');
+    await page.getByRole('textbox', { name: 'Question' }).press('Enter');
+    expect(await lastStats(1)).toMatch(/cache on/i);
+  });
+
   it('refuses an invalid setting inline and never saves it', async () => {
     await openSettings();
     const before = await page.evaluate(() => window.screenask.getSettings());
