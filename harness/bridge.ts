@@ -130,8 +130,8 @@ window.addEventListener('drop', (e) => {
 
 const style = document.createElement('style');
 style.textContent = `
-  .harness-bar { position: fixed; right: 8px; bottom: 8px; z-index: 2147483647; display: flex; gap: 6px; align-items: center;
-    padding: 6px 8px; border-radius: 8px; font: 12px system-ui; background: #5b2a86; color: #fff; box-shadow: 0 2px 8px #0006; }
+  .harness-bar { position: fixed; right: 8px; top: 4px; z-index: 2147483647; display: flex; gap: 6px; align-items: center;
+    padding: 3px 6px; border-radius: 6px; font: 11px system-ui; opacity: 0.92; background: #5b2a86; color: #fff; box-shadow: 0 2px 8px #0006; }
   .harness-bar button { font: inherit; padding: 3px 8px; border-radius: 4px; border: 1px solid #fff8; background: #fff; color: #222; }
   .harness-bar input { font: inherit; color: #fff; max-width: 12em; }
   .harness-overlay body { background: url(${SCREEN_PATH}.png) top left / 100vw 100vh no-repeat; }

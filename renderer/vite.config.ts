@@ -3,14 +3,31 @@
 import { svelte } from '@sveltejs/vite-plugin-svelte';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { defineConfig } from 'vite';
+import { defineConfig, type Plugin } from 'vite';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
+
+/**
+ * One classic, deferred script instead of a module script: module scripts are fetched in CORS mode, which file://
+ * pages (an opaque origin) only get through browser-specific exceptions. A single IIFE bundle loads from file:// in
+ * any Chromium, so the test that opens the built page from disk checks what Electron will do.
+ */
+function classicScript(): Plugin {
+  return {
+    name: 'screenask-classic-script',
+    apply: 'build',
+    enforce: 'post',
+    transformIndexHtml: (html) =>
+      html
+        .replace(/<script type="module" crossorigin src=/g, '<script defer src=')
+        .replace(/<link rel="stylesheet" crossorigin href=/g, '<link rel="stylesheet" href='),
+  };
+}
 
 export default defineConfig({
   root: here,
   base: './',
-  plugins: [svelte()],
+  plugins: [svelte(), classicScript()],
   logLevel: 'warn',
   build: {
     outDir: path.resolve(here, '../out/renderer'),
@@ -19,5 +36,8 @@ export default defineConfig({
     // No inlined assets: the CSP allows data: for images only.
     assetsInlineLimit: 0,
     sourcemap: true,
+    // No module preload polyfill: there is one chunk, loaded as a classic script.
+    modulePreload: false,
+    rollupOptions: { output: { format: 'iife' } },
   },
 });

@@ -32,7 +32,7 @@ describe('npm run dev:web', () => {
     });
     const html = await (await fetch(url)).text();
     expect(html).toContain('/harness/bridge.js');
-    expect(html).toMatch(/<script type="module"[^>]+src="\.\/assets\/[^"]+\.js"/);
+    expect(html).toMatch(/<script defer src="\.\/assets\/[^"]+\.js"/);
     const screen = new Uint8Array(await (await fetch(`${url}harness/screen.png`)).arrayBuffer());
     expect([...screen.subarray(1, 4)]).toEqual([0x50, 0x4e, 0x47]);
     const code = await new Promise<number | null>((resolve) => {

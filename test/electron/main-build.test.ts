@@ -41,11 +41,13 @@ describe('electron build', () => {
     expect([...preload.matchAll(/require\("([^"]+)"\)/g)].map((m) => m[1])).toEqual(['electron']);
     expect(preload).toMatch(/exposeInMainWorld\("screenask"/);
     expect(preload).not.toMatch(/ZodError|zod/);
-    // The renderer (Vite): relative asset URLs (file:// has no root), the CSP kept, one script and one stylesheet.
+    // The renderer (Vite): relative asset URLs (file:// has no root), the CSP kept, one classic deferred script (a
+    // module script would not load from file://; test/e2e/file-url.test.ts opens the page from disk).
     const html = await readFile(path.join(outDir, 'renderer/index.html'), 'utf8');
     expect(html).toMatch(/http-equiv="Content-Security-Policy"/);
+    expect(html).not.toMatch(/type="module"/);
+    expect(html).toMatch(/<script defer src="\.\/assets\/[^"]+\.js"><\/script>/);
     const assets = [...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]!);
-    expect(assets.some((a) => a.endsWith('.js')) && assets.some((a) => a.endsWith('.css'))).toBe(true);
     for (const asset of assets) {
       expect(asset.startsWith('./')).toBe(true);
       expect((await stat(path.join(outDir, 'renderer', asset))).isFile()).toBe(true);
