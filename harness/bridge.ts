@@ -96,20 +96,24 @@ function toolbar(): void {
   bar.className = 'harness-bar';
   bar.setAttribute('role', 'toolbar');
   bar.setAttribute('aria-label', 'Web harness');
-  const button = (label: string, onClick: () => void) => {
+  // Short texts keep the bar clear of the page's own controls at the app's window sizes.
+  const button = (label: string, text: string, onClick: () => void) => {
     const b = document.createElement('button');
     b.type = 'button';
-    b.textContent = label;
+    b.textContent = text;
+    b.title = label;
+    b.setAttribute('aria-label', label);
     b.addEventListener('click', onClick);
     bar.append(b);
   };
-  button('Capture screen', () => void post(TRIGGER_PATH, JSON.stringify({ mode: 'screen' }), 'application/json'));
-  button('Capture region', () => void post(TRIGGER_PATH, JSON.stringify({ mode: 'region' }), 'application/json'));
+  button('Capture screen', 'Screen', () => void post(TRIGGER_PATH, JSON.stringify({ mode: 'screen' }), 'application/json'));
+  button('Capture region', 'Region', () => void post(TRIGGER_PATH, JSON.stringify({ mode: 'region' }), 'application/json'));
   const file = document.createElement('input');
   file.type = 'file';
   file.accept = 'image/*';
-  file.setAttribute('aria-label', 'Use an image as the screen');
+  file.hidden = true;
   file.addEventListener('change', () => file.files?.[0] && void useImage(file.files[0]));
+  button('Use an image as the screen', 'Image…', () => file.click());
   bar.append(file);
   document.body.append(bar);
 }
@@ -133,7 +137,6 @@ style.textContent = `
   .harness-bar { position: fixed; right: 8px; top: 4px; z-index: 2147483647; display: flex; gap: 6px; align-items: center;
     padding: 3px 6px; border-radius: 6px; font: 11px system-ui; opacity: 0.92; background: #5b2a86; color: #fff; box-shadow: 0 2px 8px #0006; }
   .harness-bar button { font: inherit; padding: 3px 8px; border-radius: 4px; border: 1px solid #fff8; background: #fff; color: #222; }
-  .harness-bar input { font: inherit; color: #fff; max-width: 12em; }
   .harness-overlay body { background: url(${SCREEN_PATH}.png) top left / 100vw 100vh no-repeat; }
   .harness-overlay .harness-bar { display: none; }
 `;
