@@ -4,7 +4,10 @@ import type { ModelConfigs } from '../model/config.js';
 import type { RgbImage } from '../image/load-image.js';
 import type { TextTokenizer } from '../text/tokenizer.js';
 
-/** `high`: the model's own tiling (best for reading small text); `low`: one frame, far fewer image tokens. */
+/**
+ * `high`: best for reading small text (SmolVLM: the model's own tiling; Qwen2-VL: up to 2048 image tokens);
+ * `low`: far fewer image tokens (SmolVLM: one frame; Qwen2-VL: up to 512).
+ */
 export const imageDetails = ['low', 'high'] as const;
 export type ImageDetail = (typeof imageDetails)[number];
 

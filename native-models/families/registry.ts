@@ -1,8 +1,9 @@
 import { ScreenAskError } from '../model/errors.js';
 import type { FamilyContext, FamilyDefinition, ModelFamily } from './family.js';
+import { qwen2VlFamily } from './qwen2vl/family.js';
 import { smolVlmFamily } from './smolvlm/family.js';
 
-const families: readonly FamilyDefinition[] = [smolVlmFamily];
+const families: readonly FamilyDefinition[] = [smolVlmFamily, qwen2VlFamily];
 
 export const supportedModelTypes = families.flatMap((f) => f.modelTypes);
 

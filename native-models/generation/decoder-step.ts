@@ -1,4 +1,5 @@
 import ort from 'onnxruntime-node';
+import { ScreenAskError } from '../model/errors.js';
 import type { ModelGraphs } from '../model/graphs.js';
 import { floatTensor, int64Scalar, type FloatData } from '../runtime/tensors.js';
 import type { KvCache } from './kv-cache.js';
@@ -16,6 +17,13 @@ export async function runDecoder(
   cache: KvCache,
 ): Promise<Float32Array> {
   const { signature, hiddenSize } = graphs;
+  // 2-D [B, S] (Llama-style) or 3-D [3, B, S] (multimodal rotary): the family must match what the graph declares.
+  if (signature.positionRank > 0 && positionIds.dims.length !== signature.positionRank) {
+    throw new ScreenAskError(
+      `The decoder takes ${signature.positionRank}-D position_ids but this model family computes ${positionIds.dims.length}-D ones: ` +
+        "config.json's model_type does not match the decoder graph.",
+    );
+  }
   const feeds: Record<string, ort.Tensor> = {
     inputs_embeds: floatTensor(signature.embedsType, embeds, [1, count, hiddenSize]),
     position_ids: positionIds,
