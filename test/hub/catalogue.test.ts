@@ -13,10 +13,19 @@ import {
 import type { RemoteFile } from '../../native-models/hub/hub-api.js';
 import { appDataDir, isInside, modelsDir, repoFolderName } from '../../native-models/hub/models-dir.js';
 import { precisions } from '../../native-models/model/layout.js';
+import { supportedModelTypes } from '../../native-models/families/registry.js';
 
 const GiB = 1024 ** 3;
 
 describe('catalogue', () => {
+  it('marks as runnable exactly the families the engine registers', () => {
+    const modelTypes: Record<string, string[]> = { smolvlm: ['idefics3', 'smolvlm'], 'qwen2-vl': ['qwen2_vl'], 'qwen2.5-vl': ['qwen2_5_vl'] };
+    for (const entry of catalogue) {
+      expect([entry.id, entry.engineSupported]).toEqual([entry.id, modelTypes[entry.family]!.some((t) => supportedModelTypes.includes(t))]);
+    }
+    expect(catalogue.filter((e) => e.engineSupported).map((e) => e.family)).toEqual(['smolvlm', 'smolvlm', 'qwen2-vl', 'qwen2.5-vl']);
+  });
+
   it('lists the four models with repo, family, class and the shared file list', () => {
     expect(catalogue.map((e) => [e.id, e.repo, e.family, e.class, e.defaultPrecision])).toEqual([
       ['SmolVLM-256M-Instruct', 'HuggingFaceTB/SmolVLM-256M-Instruct', 'smolvlm', 'cpu', 'q8'],
