@@ -5,15 +5,15 @@
  * [Npatch, 1176] → [Npatch/4, H] contract with per-image attention, and transformers.js 4.3.1 loads and runs the
  * directory with its Qwen2VL classes.
  */
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { toFloat16Array as toHalfArray, toFloat32Array as fromHalfArray } from '../native-models/runtime/float16.js';
 import {
+  PRECISIONS as ALL,
   PRECISION_SUFFIX,
+  QWEN_DECODER_LAYOUT,
   QWEN_EMBED_WEIGHT,
   TINY_DIMS,
   mropePositions,
@@ -25,71 +25,57 @@ import {
 } from './fixtures/qwen2vl/generate.js';
 import { buildQwen2VlTokenizer } from './fixtures/qwen2vl/tokenizer.js';
 import { VISION_ROPE_THETA } from './fixtures/qwen2vl/vision.js';
-import { QK_GAIN } from './fixtures/smolvlm/decoder.js';
 import { EMBED_STD } from './fixtures/smolvlm/embed.js';
 import { BIAS_STD, NORM_WEIGHT_STD } from './fixtures/smolvlm/layers.js';
 import { randomTensor } from './fixtures/smolvlm/rng.js';
+import {
+  CACHED_STEP_TOLERANCE,
+  SessionCache,
+  cacheFeeds,
+  f32,
+  floatTensor,
+  graphPath,
+  i64,
+  ALT_FEATURES,
+  decoderSignature,
+  embedTokensSignature,
+  ioSignature,
+  isHalf,
+  logitsAt,
+  type CacheArgs,
+} from './support/fixture-graphs.js';
+import { cosine, expectClose, maxAbsDiff } from './support/float-compare.js';
+import { referenceDecoder as llamaReference } from './support/reference-decoder.js';
+import { layerNorm, matVec, rmsNorm, rotate, silu } from './support/reference-math.js';
+import { QWEN2_VL_2B_PREPROCESSOR_CONFIG } from './support/published-configs.js';
+import { runScript } from './support/run-script.js';
+import { loadTransformersOffline, referenceRun, type ReferenceTensor } from './support/transformers-js.js';
 
-const ALL: Precision[] = ['fp32', 'fp16', 'q8', 'q4', 'q4f16'];
-const HALF = new Set<Precision>(['fp16', 'q4f16']);
 const FAMILIES: Qwen2VlFamily[] = ['qwen2_vl', 'qwen2_5_vl'];
+
+/** What Qwen2VLProcessor returns for one image. */
+interface QwenInputs {
+  input_ids: ReferenceTensor;
+  attention_mask: ReferenceTensor;
+  pixel_values: ReferenceTensor;
+  image_grid_thw: ReferenceTensor;
+}
 
 let root: string;
 const fixtures = new Map<Qwen2VlFamily, Qwen2VlFixtureInfo>(); // all precisions, seed 7
 let alt: Qwen2VlFixtureInfo; // qwen2_5_vl fp32: external data, num_logits_to_keep, use_cache=false
-const sessions = new Map<string, Promise<ort.InferenceSession>>();
+const sessions = new SessionCache();
 
 function fx(family: Qwen2VlFamily): Qwen2VlFixtureInfo {
   return fixtures.get(family)!;
 }
 
-function session(path: string): Promise<ort.InferenceSession> {
-  let s = sessions.get(path);
-  if (!s) {
-    s = ort.InferenceSession.create(path, { intraOpNumThreads: 2, logSeverityLevel: 3 });
-    sessions.set(path, s);
-  }
-  return s;
-}
-
-function onnxPath(info: Qwen2VlFixtureInfo, graph: string, p: Precision): string {
-  return join(info.dir, 'onnx', `${graph}${PRECISION_SUFFIX[p]}.onnx`);
+function session(info: Qwen2VlFixtureInfo, graph: string, p: Precision): Promise<ort.InferenceSession> {
+  return sessions.get(graphPath(info.dir, graph, p));
 }
 
 function readJson(info: Qwen2VlFixtureInfo, file: string): Record<string, unknown> {
   return JSON.parse(readFileSync(join(info.dir, file), 'utf8')) as Record<string, unknown>;
-}
-
-function f32(t: ort.Tensor): Float32Array {
-  if (t.type === 'float16') return fromHalfArray(t.data as Uint16Array);
-  return t.data as Float32Array;
-}
-
-function floatTensor(values: Float32Array, dims: number[], half: boolean): ort.Tensor {
-  return half ? new ort.Tensor('float16', toHalfArray(values), dims) : new ort.Tensor('float32', values, dims);
-}
-
-function i64(values: number[], dims: number[]): ort.Tensor {
-  return new ort.Tensor('int64', BigInt64Array.from(values.map(BigInt)), dims);
-}
-
-function maxAbsDiff(a: Float32Array, b: Float32Array): number {
-  expect(a.length).toBe(b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs((a[i] as number) - (b[i] as number)));
-  return m;
-}
-
-function cosine(a: Float32Array, b: Float32Array): number {
-  let d = 0;
-  let x = 0;
-  let y = 0;
-  for (let i = 0; i < a.length; i++) {
-    d += (a[i] as number) * (b[i] as number);
-    x += (a[i] as number) ** 2;
-    y += (b[i] as number) ** 2;
-  }
-  return d / Math.sqrt(x * y);
 }
 
 function argmax(a: Float32Array): number {
@@ -102,49 +88,32 @@ function argmax(a: Float32Array): number {
 // Running the graphs.
 
 async function embedIds(info: Qwen2VlFixtureInfo, p: Precision, ids: number[]): Promise<Float32Array> {
-  const s = await session(onnxPath(info, 'embed_tokens', p));
+  const s = await session(info, 'embed_tokens', p);
   return f32((await s.run({ input_ids: i64(ids, [1, ids.length]) })).inputs_embeds as ort.Tensor);
 }
 
-interface DecodeArgs {
+interface DecodeArgs extends CacheArgs {
   /** [S, H] row-major. */
   embeds: Float32Array;
   /** [t, h, w] positions of the S new tokens. */
   positions: [number[], number[], number[]];
-  past?: ort.InferenceSession.OnnxValueMapType;
-  pastLen?: number;
-  keep?: number;
 }
 
 async function decode(info: Qwen2VlFixtureInfo, p: Precision, a: DecodeArgs): Promise<ort.InferenceSession.OnnxValueMapType> {
-  const s = await session(onnxPath(info, 'decoder_model_merged', p));
+  const s = await session(info, 'decoder_model_merged', p);
   const t = info.dims.text;
   const S = a.positions[0].length;
   const past = a.pastLen ?? 0;
-  const feeds: Record<string, ort.Tensor> = {
-    inputs_embeds: floatTensor(a.embeds, [1, S, t.hiddenSize], HALF.has(p)),
+  return s.run({
+    inputs_embeds: floatTensor(a.embeds, [1, S, t.hiddenSize], isHalf(p)),
     attention_mask: i64(new Array<number>(past + S).fill(1), [1, past + S]),
     position_ids: i64(a.positions.flat(), [3, 1, S]),
-  };
-  for (let i = 0; i < t.numLayers; i++) {
-    for (const kv of ['key', 'value']) {
-      feeds[`past_key_values.${i}.${kv}`] = a.past
-        ? (a.past[`present.${i}.${kv}`] as ort.Tensor)
-        : floatTensor(new Float32Array(0), [1, t.numKvHeads, 0, t.headDim], HALF.has(p));
-    }
-  }
-  if (a.keep !== undefined) feeds.num_logits_to_keep = new ort.Tensor('int64', BigInt64Array.from([BigInt(a.keep)]), []);
-  return s.run(feeds);
-}
-
-function logitsAt(out: ort.InferenceSession.OnnxValueMapType, pos: number): Float32Array {
-  const t = out.logits as ort.Tensor;
-  const V = t.dims[2] as number;
-  return f32(t).slice(pos * V, (pos + 1) * V);
+    ...cacheFeeds(t, 1, isHalf(p), a),
+  });
 }
 
 async function encodeImages(info: Qwen2VlFixtureInfo, p: Precision, pixels: Float32Array, grids: number[][]): Promise<ort.Tensor> {
-  const s = await session(onnxPath(info, 'vision_encoder', p));
+  const s = await session(info, 'vision_encoder', p);
   const out = await s.run({
     pixel_values: new ort.Tensor('float32', pixels, [pixels.length / 1176, 1176]),
     [info.gridInputName]: i64(grids.flat(), [grids.length, 3]),
@@ -158,30 +127,6 @@ function testPatches(seed: number, n: number): Float32Array {
 
 // ---------------------------------------------------------------------------------------------
 // Independent float64 references, built from the same seeded weight streams.
-
-function matVec(x: Float64Array, w: Float32Array, K: number, N: number, bias?: Float32Array): Float64Array {
-  const y = bias ? Float64Array.from(bias) : new Float64Array(N);
-  for (let k = 0; k < K; k++) {
-    const xk = x[k] as number;
-    if (xk === 0) continue;
-    const row = k * N;
-    for (let n = 0; n < N; n++) y[n] = (y[n] as number) + xk * (w[row + n] as number);
-  }
-  return y;
-}
-
-function rmsNorm(x: Float64Array, w: Float32Array, eps: number): Float64Array {
-  let ms = 0;
-  for (const v of x) ms += v * v;
-  const inv = 1 / Math.sqrt(ms / x.length + eps);
-  return x.map((v, i) => v * inv * (w[i] as number));
-}
-
-function layerNorm(x: Float64Array, w: Float32Array, b: Float32Array, eps: number): Float64Array {
-  const mean = x.reduce((a, v) => a + v, 0) / x.length;
-  const variance = x.reduce((a, v) => a + (v - mean) ** 2, 0) / x.length;
-  return x.map((v, i) => ((v - mean) / Math.sqrt(variance + eps)) * (w[i] as number) + (b[i] as number));
-}
 
 /** erf to ~1e-12 (Taylor series near 0, continued fraction for the tail). */
 function erf(x: number): number {
@@ -200,84 +145,15 @@ function erf(x: number): number {
   return Math.sign(x) * (1 - Math.exp(-ax * ax) / Math.sqrt(Math.PI) / (ax + f));
 }
 
-/** Rotates each head of `x` with rotate_half by per-frequency angles (length head_dim / 2, repeated over both halves). */
-function rotate(x: Float64Array, heads: number, hd: number, angles: number[]): Float64Array {
-  const out = new Float64Array(x.length);
-  for (let h = 0; h < heads; h++) {
-    for (let j = 0; j < hd / 2; j++) {
-      const a = angles[j] as number;
-      const x1 = x[h * hd + j] as number;
-      const x2 = x[h * hd + j + hd / 2] as number;
-      out[h * hd + j] = x1 * Math.cos(a) - x2 * Math.sin(a);
-      out[h * hd + j + hd / 2] = x2 * Math.cos(a) + x1 * Math.sin(a);
-    }
-  }
-  return out;
-}
-
 /** Qwen2 decoder forward (HF Qwen2VLModel text part, no cache) from input embeddings and 3-D positions. */
 function referenceDecoder(info: Qwen2VlFixtureInfo, embeds: Float64Array[], positions: [number[], number[], number[]]): Float64Array[] {
-  const seed = info.seed;
   const t = info.dims.text;
-  const H = t.hiddenSize;
-  const hd = t.headDim;
-  const V = info.vocabSize;
-  const nRep = t.numHeads / t.numKvHeads;
-  const W = (name: string, K: number, N: number, std = 1 / Math.sqrt(K)): Float32Array => randomTensor(seed, `${name}.weight`, K * N, std);
-  const B = (name: string, N: number): Float32Array => randomTensor(seed, `${name}.bias`, N, BIAS_STD);
-  const norm = (x: Float64Array, name: string): Float64Array => rmsNorm(x, randomTensor(seed, `${name}.weight`, H, NORM_WEIGHT_STD, 1), t.rmsNormEps);
   // apply_multimodal_rotary_pos_emb: frequency j (of head_dim/2) belongs to mrope chunk k and takes axis k's position.
   const axisOf: number[] = [];
   t.mropeSection.forEach((len, k) => axisOf.push(...new Array<number>(len).fill(k)));
   const anglesAt = (s: number): number[] =>
-    axisOf.map((axis, j) => (positions[axis as 0 | 1 | 2][s] as number) / t.ropeTheta ** ((2 * j) / hd));
-  let xs = embeds.map((e) => Float64Array.from(e));
-  for (let l = 0; l < t.numLayers; l++) {
-    const p = `model.layers.${l}`;
-    const qkStd = QK_GAIN / Math.sqrt(H);
-    const wq = W(`${p}.self_attn.q_proj`, H, t.numHeads * hd, qkStd);
-    const wk = W(`${p}.self_attn.k_proj`, H, t.numKvHeads * hd, qkStd);
-    const wv = W(`${p}.self_attn.v_proj`, H, t.numKvHeads * hd);
-    const bq = B(`${p}.self_attn.q_proj`, t.numHeads * hd);
-    const bk = B(`${p}.self_attn.k_proj`, t.numKvHeads * hd);
-    const bv = B(`${p}.self_attn.v_proj`, t.numKvHeads * hd);
-    const wo = W(`${p}.self_attn.o_proj`, t.numHeads * hd, H);
-    const normed = xs.map((x) => norm(x, `${p}.input_layernorm`));
-    const q = normed.map((x, s) => rotate(matVec(x, wq, H, t.numHeads * hd, bq), t.numHeads, hd, anglesAt(s)));
-    const k = normed.map((x, s) => rotate(matVec(x, wk, H, t.numKvHeads * hd, bk), t.numKvHeads, hd, anglesAt(s)));
-    const v = normed.map((x) => matVec(x, wv, H, t.numKvHeads * hd, bv));
-    xs = xs.map((x, s) => {
-      const ctx = new Float64Array(t.numHeads * hd);
-      for (let h = 0; h < t.numHeads; h++) {
-        const kvh = Math.floor(h / nRep);
-        const scores = Array.from({ length: s + 1 }, (_, j) => {
-          let d = 0;
-          for (let e = 0; e < hd; e++) d += (q[s]![h * hd + e] as number) * (k[j]![kvh * hd + e] as number);
-          return d / Math.sqrt(hd);
-        });
-        const m = Math.max(...scores);
-        const ex = scores.map((z) => Math.exp(z - m));
-        const sum = ex.reduce((a, b) => a + b, 0);
-        for (let j = 0; j <= s; j++) {
-          for (let e = 0; e < hd; e++) ctx[h * hd + e] = (ctx[h * hd + e] as number) + ((ex[j] as number) / sum) * (v[j]![kvh * hd + e] as number);
-        }
-      }
-      const o = matVec(ctx, wo, t.numHeads * hd, H);
-      return x.map((val, i) => val + (o[i] as number));
-    });
-    const wg = W(`${p}.mlp.gate_proj`, H, t.intermediateSize);
-    const wu = W(`${p}.mlp.up_proj`, H, t.intermediateSize);
-    const wd = W(`${p}.mlp.down_proj`, t.intermediateSize, H);
-    xs = xs.map((x) => {
-      const m = norm(x, `${p}.post_attention_layernorm`);
-      const g = matVec(m, wg, H, t.intermediateSize);
-      const u = matVec(m, wu, H, t.intermediateSize);
-      const d = matVec(g.map((z, i) => (z / (1 + Math.exp(-z))) * (u[i] as number)), wd, t.intermediateSize, H);
-      return x.map((val, i) => val + (d[i] as number));
-    });
-  }
-  const lm = W('lm_head', H, V);
-  return xs.map((x) => matVec(norm(x, 'model.norm'), lm, H, V));
+    axisOf.map((axis, j) => (positions[axis as 0 | 1 | 2][s] as number) / t.ropeTheta ** ((2 * j) / t.headDim));
+  return llamaReference({ seed: info.seed, text: t, vocabSize: info.vocabSize, layout: QWEN_DECODER_LAYOUT }, embeds, anglesAt);
 }
 
 /**
@@ -348,7 +224,7 @@ function referenceVision(info: Qwen2VlFixtureInfo, family: Qwen2VlFamily, pixels
       if (qwen25) {
         const g = matVec(y, W(`${p}.mlp.gate_proj`, E, I), E, I, B(`${p}.mlp.gate_proj`, I));
         const u = matVec(y, W(`${p}.mlp.up_proj`, E, I), E, I, B(`${p}.mlp.up_proj`, I));
-        out = matVec(g.map((z, i) => (z / (1 + Math.exp(-z))) * (u[i] as number)), W(`${p}.mlp.down_proj`, I, E), I, E, B(`${p}.mlp.down_proj`, E));
+        out = matVec(g.map((z, i) => silu(z) * (u[i] as number)), W(`${p}.mlp.down_proj`, I, E), I, E, B(`${p}.mlp.down_proj`, E));
       } else {
         const f1 = matVec(y, W(`${p}.mlp.fc1`, E, I), E, I, B(`${p}.mlp.fc1`, I));
         out = matVec(f1.map((z) => z / (1 + Math.exp(-1.702 * z))), W(`${p}.mlp.fc2`, I, E), I, E, B(`${p}.mlp.fc2`, E));
@@ -370,16 +246,6 @@ function referenceVision(info: Qwen2VlFixtureInfo, family: Qwen2VlFamily, pixels
     tokens.push(matVec(f, w2, Km, H, b2));
   }
   return tokens;
-}
-
-function expectClose(got: Float32Array, ref: Float64Array[], tol: number): void {
-  const width = ref[0]!.length;
-  expect(got.length).toBe(ref.length * width);
-  let worst = 0;
-  ref.forEach((row, i) => {
-    worst = Math.max(worst, maxAbsDiff(got.subarray(i * width, (i + 1) * width), Float32Array.from(row)));
-  });
-  expect(worst).toBeLessThan(tol);
 }
 
 // A prompt with one image block: 5 text tokens, vision_start, 2×3 merged tokens (grid [1, 4, 6]), vision_end, 3 text.
@@ -412,18 +278,11 @@ function flat(rows: Float64Array[]): Float32Array {
 beforeAll(async () => {
   root = mkdtempSync(join(tmpdir(), 'qwen2vl-fixture-'));
   for (const family of FAMILIES) fixtures.set(family, await writeQwen2VlModel(join(root, family), { family, seed: 7, precisions: ALL }));
-  alt = await writeQwen2VlModel(join(root, 'alt'), {
-    family: 'qwen2_5_vl',
-    seed: 7,
-    precisions: ['fp32'],
-    externalData: true,
-    numLogitsToKeep: true,
-    useCacheFlag: false,
-  });
+  alt = await writeQwen2VlModel(join(root, 'alt'), { family: 'qwen2_5_vl', seed: 7, precisions: ['fp32'], ...ALT_FEATURES });
 });
 
 afterAll(async () => {
-  for (const s of sessions.values()) await (await s).release();
+  await sessions.release();
   if (root) rmSync(root, { recursive: true, force: true });
 });
 
@@ -492,18 +351,10 @@ describe.each(FAMILIES)('%s fixture directory', (family) => {
       eos_token_id: [ids.imEnd, ids.endOfText],
       pad_token_id: ids.endOfText,
     });
+    // The published file's values (the generator writes resample, rescale_factor, size and do_convert_rgb besides).
     expect(readJson(info, 'preprocessor_config.json')).toMatchObject({
-      image_processor_type: 'Qwen2VLImageProcessor',
+      ...QWEN2_VL_2B_PREPROCESSOR_CONFIG,
       processor_class: qwen25 ? 'Qwen2_5_VLProcessor' : 'Qwen2VLProcessor',
-      min_pixels: 3136,
-      max_pixels: 12845056,
-      patch_size: 14,
-      merge_size: 2,
-      temporal_patch_size: 2,
-      image_mean: [0.48145466, 0.4578275, 0.40821073],
-      image_std: [0.26862954, 0.26130258, 0.27577711],
-      do_resize: true,
-      do_normalize: true,
     });
     const tokConfig = readJson(info, 'tokenizer_config.json');
     expect(tokConfig).toMatchObject({ eos_token: '<|im_end|>', pad_token: '<|endoftext|>', bos_token: null, tokenizer_class: 'Qwen2Tokenizer' });
@@ -519,38 +370,15 @@ describe.each(FAMILIES)('%s fixture directory', (family) => {
 
   it.each(ALL)('%s graphs load in onnxruntime with exactly the contract I/O', async (p) => {
     const info = fx(family);
-    const fl = HALF.has(p) ? 'float16' : 'float32';
+    const fl = isHalf(p) ? 'float16' : 'float32';
     const t = info.dims.text;
-    const meta = async (g: string): Promise<{ ins: string[]; outs: string[] }> => {
-      const s = await session(onnxPath(info, g, p));
-      const fmt = (m: ort.InferenceSession.ValueMetadata): string => (m.isTensor ? `${m.name}:${m.type}[${m.shape.join(',')}]` : m.name);
-      return { ins: s.inputMetadata.map(fmt), outs: s.outputMetadata.map(fmt) };
-    };
-    expect(await meta('embed_tokens')).toEqual({
-      ins: ['input_ids:int64[batch_size,sequence_length]'],
-      outs: [`inputs_embeds:${fl}[batch_size,sequence_length,${t.hiddenSize}]`],
-    });
+    const meta = async (g: string) => ioSignature(await session(info, g, p));
+    expect(await meta('embed_tokens')).toEqual(embedTokensSignature(fl, t.hiddenSize));
     expect(await meta('vision_encoder')).toEqual({
       ins: ['pixel_values:float32[num_patches,1176]', `${family === 'qwen2_vl' ? 'grid_thw' : 'image_grid_thw'}:int64[num_images,3]`],
       outs: [`image_features:${fl}[num_image_tokens,${t.hiddenSize}]`],
     });
-    const past: string[] = [];
-    const present: string[] = [];
-    for (let i = 0; i < t.numLayers; i++) {
-      for (const kv of ['key', 'value']) {
-        past.push(`past_key_values.${i}.${kv}:${fl}[batch_size,${t.numKvHeads},past_sequence_length,${t.headDim}]`);
-        present.push(`present.${i}.${kv}:${fl}[batch_size,${t.numKvHeads},total_sequence_length,${t.headDim}]`);
-      }
-    }
-    expect(await meta('decoder_model_merged')).toEqual({
-      ins: [
-        `inputs_embeds:${fl}[batch_size,sequence_length,${t.hiddenSize}]`,
-        'attention_mask:int64[batch_size,total_sequence_length]',
-        'position_ids:int64[3,batch_size,sequence_length]',
-        ...past,
-      ],
-      outs: [`logits:${fl}[batch_size,sequence_length,${info.vocabSize}]`, ...present],
-    });
+    expect(await meta('decoder_model_merged')).toEqual(decoderSignature(t, fl, info.vocabSize, '3,batch_size,sequence_length'));
   });
 
   it('decoder fp32 matches the float64 mrope reference, and prefill + one cached step equals it too', async () => {
@@ -603,9 +431,7 @@ describe.each(FAMILIES)('%s fixture directory', (family) => {
     const full = await decode(info, p, { embeds, positions: axes });
     const prefill = await decode(info, p, { embeds: embeds.slice(0, (L - 1) * H), positions: part(0, L - 1) });
     const step = await decode(info, p, { embeds: embeds.slice((L - 1) * H), positions: part(L - 1, L), past: prefill, pastLen: L - 1 });
-    // q8 quantises activations dynamically per call, so the split run sees other ranges.
-    const tol = { fp32: 1e-4, fp16: 2e-2, q8: 0.15, q4: 1e-3, q4f16: 2e-2 }[p];
-    expect(maxAbsDiff(logitsAt(step, 0), logitsAt(full, L - 1))).toBeLessThan(tol);
+    expect(maxAbsDiff(logitsAt(step, 0), logitsAt(full, L - 1))).toBeLessThan(CACHED_STEP_TOLERANCE[p]);
     if (p !== 'fp32') {
       // 4-bit blocks carry ~7% weight noise, which the peaked attention of random weights amplifies.
       const ref = logitsAt(await decode(info, 'fp32', { embeds, positions: axes }), L - 1);
@@ -716,9 +542,7 @@ describe('Qwen2-VL fixture options', () => {
 
 describe('transformers.js 4.3.1 on the Qwen2-VL fixtures', () => {
   it.each(FAMILIES)('%s: loads with the Qwen2VL classes, tokenizes like the generator, positions match, generates like a hand-written loop', async (family) => {
-    const { AutoProcessor, AutoModelForImageTextToText, RawImage, env } = await import('@huggingface/transformers');
-    env.allowRemoteModels = false;
-    env.allowLocalModels = true;
+    const { AutoProcessor, AutoModelForImageTextToText, RawImage } = await loadTransformersOffline();
     const info = fx(family);
     const processor = await AutoProcessor.from_pretrained(info.dir, { local_files_only: true });
     expect(processor.constructor.name).toBe(family === 'qwen2_vl' ? 'Qwen2VLProcessor' : 'Qwen2_5_VLProcessor');
@@ -730,20 +554,18 @@ describe('transformers.js 4.3.1 on the Qwen2-VL fixtures', () => {
     const image = new RawImage(new Uint8ClampedArray(60 * 90 * 3).map((_, i) => (i * 37) % 256), 90, 60, 3);
     const answers: number[][] = [];
     for (const question of ['What is in this image?', 'Describe the colours please.']) {
-      const messages = [{ role: 'user', content: [{ type: 'image' }, { type: 'text', text: question }] }];
-      const prompt = processor.apply_chat_template(messages, { add_generation_prompt: true });
-      expect(prompt).toBe(
+      const model = await AutoModelForImageTextToText.from_pretrained(info.dir, { dtype: 'fp32', local_files_only: true });
+      expect(model.constructor.name).toBe(family === 'qwen2_vl' ? 'Qwen2VLForConditionalGeneration' : 'Qwen2_5_VLForConditionalGeneration');
+      const run = await referenceRun<QwenInputs>(processor, model, image, question, { maxNewTokens: 6, generateOptions: { repetition_penalty: 1 } });
+      expect(run.prompt).toBe(
         `<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\n<|vision_start|><|image_pad|><|vision_end|>${question}<|im_end|>\n<|im_start|>assistant\n`,
       );
-      const inputs = await processor(prompt, [image]);
+      const { inputs, promptIds: ids, tokenIds: generated } = run;
       // 90×60 → smart_resize 84×56 → 6×4 patches → 6 image tokens.
       expect(inputs.pixel_values.dims).toEqual([24, 1176]);
       expect(inputs.image_grid_thw.tolist()).toEqual([[1n, 4n, 6n]]);
-      const ids = (inputs.input_ids.tolist() as bigint[][])[0]!.map(Number);
       expect(ids.filter((id) => id === info.ids.imagePad).length).toBe(6);
 
-      const model = await AutoModelForImageTextToText.from_pretrained(info.dir, { dtype: 'fp32', local_files_only: true });
-      expect(model.constructor.name).toBe(family === 'qwen2_vl' ? 'Qwen2VLForConditionalGeneration' : 'Qwen2_5_VLForConditionalGeneration');
       const ropeIndex = (model as unknown as { get_rope_index(...a: unknown[]): [{ tolist(): bigint[][][] }, { tolist(): bigint[][] }] }).get_rope_index(
         inputs.input_ids,
         inputs.image_grid_thw,
@@ -754,8 +576,6 @@ describe('transformers.js 4.3.1 on the Qwen2-VL fixtures', () => {
       expect(ropeIndex[0].tolist().map((axis) => axis[0]!.map(Number))).toEqual(mine.axes);
       expect(Number(ropeIndex[1].tolist()[0]![0])).toBe(mine.delta);
 
-      const out = (await model.generate({ ...inputs, max_new_tokens: 6, do_sample: false, repetition_penalty: 1 })) as { tolist(): bigint[][] };
-      const generated = out.tolist()[0]!.slice(ids.length).map(Number);
       expect(generated.length).toBeGreaterThan(0);
       for (const id of generated) expect(id).toBeLessThan(info.vocabSize);
       await model.dispose();
@@ -788,17 +608,16 @@ describe('transformers.js 4.3.1 on the Qwen2-VL fixtures', () => {
 });
 
 describe('the fixtures CLI with --family', () => {
-  it('writes Qwen directories and rejects bad flags with one line', () => {
-    const run = (...args: string[]): ReturnType<typeof spawnSync> =>
-      spawnSync(process.execPath, ['--import', 'tsx', 'test/fixtures/cli.ts', ...args], { encoding: 'utf8', timeout: 60_000 });
-    const bad = run('--out', join(root, 'cli'), '--family', 'qwen3_vl');
-    expect(bad.status).toBe(2);
-    expect(String(bad.stderr).split('\n')[0]).toBe("fixtures: unknown family 'qwen3_vl' (expected smolvlm, qwen2_vl, qwen2_5_vl)");
-    expect(run('--out', join(root, 'cli'), '--family', 'qwen2_vl', '--scripted-answer', 'hi').status).toBe(2);
-    expect(run('--out', join(root, 'cli'), '--family', 'qwen2_vl', '--size', 'smolvlm-256m').status).toBe(2);
-    const ok = run('--out', join(root, 'cli'), '--family', 'qwen2_5_vl', '--precision', 'q8', '--layers', '1', '--max-pixels', '200704', '--num-logits-to-keep');
-    expect(ok.status, String(ok.stderr)).toBe(0);
-    expect(String(ok.stdout)).toMatch(/^wrote .*: qwen2_5_vl; q8;/);
+  it('writes Qwen directories and rejects bad flags with one line', async () => {
+    const run = (...args: string[]) => runScript('test/fixtures/cli.ts', args, 60_000);
+    const bad = await run('--out', join(root, 'cli'), '--family', 'qwen3_vl');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr.split('\n')[0]).toBe("fixtures: unknown family 'qwen3_vl' (expected smolvlm, qwen2_vl, qwen2_5_vl)");
+    expect((await run('--out', join(root, 'cli'), '--family', 'qwen2_vl', '--scripted-answer', 'hi')).code).toBe(2);
+    expect((await run('--out', join(root, 'cli'), '--family', 'qwen2_vl', '--size', 'smolvlm-256m')).code).toBe(2);
+    const ok = await run('--out', join(root, 'cli'), '--family', 'qwen2_5_vl', '--precision', 'q8', '--layers', '1', '--max-pixels', '200704', '--num-logits-to-keep');
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stdout).toMatch(/^wrote .*: qwen2_5_vl; q8;/);
     expect(existsSync(join(root, 'cli', 'onnx', 'vision_encoder_quantized.onnx'))).toBe(true);
     const config = JSON.parse(readFileSync(join(root, 'cli', 'config.json'), 'utf8')) as Record<string, unknown>;
     expect(config).toMatchObject({ model_type: 'qwen2_5_vl', num_hidden_layers: 1 });

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -14,83 +13,14 @@ import {
   type Idefics3PreprocessorConfig,
 } from '../native-models/families/smolvlm/preprocess.js';
 import { loadImage, type RgbImage } from '../native-models/image/load-image.js';
+import { ScreenAskError } from '../native-models/model/errors.js';
 import { resizeLikePillow, type PillowFilter } from '../native-models/image/resize.js';
 import { idefics3PreprocessorConfig } from './fixtures/smolvlm/json-files.js';
+import { absDiff, sha256Hex } from './support/float-compare.js';
+import { blank, fillRect, noise, photo, prng, resamplePattern, screenshot } from './support/synthetic-images.js';
 
 /** HuggingFaceTB/SmolVLM-256M-Instruct's preprocessor_config.json. */
 const SMOLVLM_CONFIG = idefics3PreprocessorConfig(512);
-
-// ---------------------------------------------------------------------------------------------------------------
-// Deterministic synthetic images (no fonts, no RNG state shared between tests)
-
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
-
-function blank(width: number, height: number, rgb: readonly [number, number, number]): RgbImage {
-  const data = new Uint8Array(width * height * 3);
-  for (let i = 0; i < data.length; i += 3) data.set(rgb, i);
-  return { data, width, height };
-}
-
-function fillRect(img: RgbImage, x0: number, y0: number, w: number, h: number, rgb: readonly number[]): void {
-  for (let y = Math.max(0, y0); y < Math.min(img.height, y0 + h); y++) {
-    for (let x = Math.max(0, x0); x < Math.min(img.width, x0 + w); x++) img.data.set(rgb, (y * img.width + x) * 3);
-  }
-}
-
-/** Title bar, sidebar, cards, buttons, and lines of 1-px-stroke "glyphs": the hard edges text screenshots have. */
-function screenshot(width: number, height: number): RgbImage {
-  const img = blank(width, height, [244, 244, 248]);
-  const rand = prng(42);
-  fillRect(img, 0, 0, width, 40, [43, 58, 103]);
-  fillRect(img, 0, 40, 240, height - 40, [221, 227, 238]);
-  for (let i = 0; i < 12; i++) fillRect(img, 16, 60 + i * 36, 200, 24, i % 3 === 0 ? [74, 144, 217] : [200, 208, 222]);
-  fillRect(img, width - 420, 80, 360, 220, [255, 255, 255]);
-  fillRect(img, width - 400, 240, 140, 40, [46, 160, 67]);
-  for (let line = 0; line * 18 + 70 < height - 20; line++) {
-    const y0 = 70 + line * 18;
-    const end = 280 + Math.floor(rand() * (width - 760));
-    for (let x0 = 280; x0 < end; x0 += 7) {
-      if (rand() < 0.15) continue; // word gap
-      for (let s = 0; s < 4; s++) {
-        const vertical = rand() < 0.5;
-        const sx = x0 + Math.floor(rand() * 5);
-        const sy = y0 + Math.floor(rand() * 9);
-        fillRect(img, vertical ? sx : x0, vertical ? y0 : sy, vertical ? 1 : 5, vertical ? 10 : 1, [17, 17, 17]);
-      }
-    }
-  }
-  return img;
-}
-
-/** Smooth gradients and a hard-edged disc, like a photo. */
-function photo(width: number, height: number): RgbImage {
-  const data = new Uint8Array(width * height * 3);
-  const cx = width * 0.6;
-  const cy = height * 0.4;
-  const r2 = (Math.min(width, height) * 0.25) ** 2;
-  for (let y = 0, i = 0; y < height; y++) {
-    for (let x = 0; x < width; x++, i += 3) {
-      const inDisc = (x - cx) ** 2 + (y - cy) ** 2 < r2;
-      data[i] = inDisc ? 230 : 128 + 100 * Math.sin(x / 37 + y / 53);
-      data[i + 1] = inDisc ? 40 : 128 + 90 * Math.cos(x / 23 - y / 71);
-      data[i + 2] = (255 * (x + y)) / (width + height);
-    }
-  }
-  return { data, width, height };
-}
-
-function noise(width: number, height: number, seed: number): RgbImage {
-  const rand = prng(seed);
-  const data = new Uint8Array(width * height * 3);
-  for (let i = 0; i < data.length; i++) data[i] = Math.floor(rand() * 256);
-  return { data, width, height };
-}
 
 // ---------------------------------------------------------------------------------------------------------------
 // Reference runs and comparisons
@@ -128,21 +58,6 @@ async function runReference(
     cols: out.cols[0]![0]!,
     resized: out.reshaped_input_sizes[0]!,
   };
-}
-
-/** Mean and max |a − b|, and the share of elements more than 0.25 apart. */
-function absDiff(a: Float32Array, b: Float32Array): { mean: number; max: number; wide: number } {
-  expect(a.length).toBe(b.length);
-  let sum = 0;
-  let max = 0;
-  let wide = 0;
-  for (let i = 0; i < a.length; i++) {
-    const d = Math.abs(a[i]! - b[i]!);
-    sum += d;
-    if (d > max) max = d;
-    if (d > 0.25) wide++;
-  }
-  return { mean: sum / a.length, max, wide: wide / a.length };
 }
 
 function expectSameStructure(ours: Idefics3ImageInput, ref: Reference): void {
@@ -351,17 +266,7 @@ describe('idefics3Layout geometry sweep against transformers.js (scaled-down siz
 });
 
 describe('resizeLikePillow', () => {
-  function pattern(width: number, height: number): RgbImage {
-    const data = new Uint8Array(width * height * 3);
-    for (let y = 0; y < height; y++) {
-      for (let x = 0; x < width; x++) {
-        for (let c = 0; c < 3; c++) data[(y * width + x) * 3 + c] = (x * 37 + y * 91 + c * 53 + x * y * 13) % 256;
-      }
-    }
-    return { data, width, height };
-  }
-
-  // sha256 of Pillow 12.3's `Image.fromarray(pattern).resize((W, H), filter).tobytes()` (enlargements only: those
+  // sha256 of Pillow 12.3's `Image.fromarray(resamplePattern(w, h)).resize((W, H), filter).tobytes()` (enlargements only: those
   // are computed by our port and must be bit-identical; the pattern's jumps also exercise clipping).
   const PILLOW: [number, number, number, number, PillowFilter, string][] = [
     [9, 6, 20, 13, 'lanczos', '41517efdef2a427105308639a64fe8826a389e8a20b427cd47c37d2aeb6509fd'],
@@ -373,14 +278,14 @@ describe('resizeLikePillow', () => {
   ];
   for (const [w, h, W, H, filter, sha] of PILLOW) {
     it(`enlarging ${w}×${h} → ${W}×${H} (${filter}) is bit-identical to Pillow`, async () => {
-      const out = await resizeLikePillow(pattern(w, h), W, H, filter);
+      const out = await resizeLikePillow(resamplePattern(w, h), W, H, filter);
       expect([out.width, out.height]).toEqual([W, H]);
-      expect(createHash('sha256').update(out.data).digest('hex')).toBe(sha);
+      expect(sha256Hex(out.data)).toBe(sha);
     });
   }
 
   it('returns the same image when the size does not change, and handles mixed enlarge/reduce', async () => {
-    const img = pattern(30, 20);
+    const img = resamplePattern(30, 20);
     expect(await resizeLikePillow(img, 30, 20, 'lanczos')).toBe(img);
     const mixed = await resizeLikePillow(img, 60, 10, 'lanczos');
     expect([mixed.width, mixed.height, mixed.data.length]).toEqual([60, 10, 60 * 10 * 3]);
@@ -427,6 +332,7 @@ describe('parseIdefics3PreprocessorConfig', () => {
     } catch (err) {
       error = err as Error;
     }
+    expect(error).toBeInstanceOf(ScreenAskError); // a user's problem, printed as one line
     expect(error?.message).toMatch(message);
     expect(error?.message).not.toContain('\n');
   });

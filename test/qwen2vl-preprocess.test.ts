@@ -3,7 +3,6 @@
  * budgets, PIL-bicubic resampling, CLIP normalisation and the patch flattening, against transformers.js 4.3.1's
  * Qwen2VLImageProcessor (the independent reference we can run here) and against the Python processor's output.
  */
-import { createHash } from 'node:crypto';
 import { Qwen2VLImageProcessor, RawImage } from '@huggingface/transformers';
 import { describe, expect, it } from 'vitest';
 import {
@@ -19,94 +18,17 @@ import {
 } from '../native-models/families/qwen2vl/preprocess.js';
 import type { RgbImage } from '../native-models/image/load-image.js';
 import { resizeLikePillow, type PillowFilter } from '../native-models/image/resize.js';
+import { absDiff, sha256Hex } from './support/float-compare.js';
+import { QWEN2_VL_2B_PREPROCESSOR_CONFIG } from './support/published-configs.js';
+import { blank, fillRect, noise, photo, prng, resamplePattern, screenshot } from './support/synthetic-images.js';
 
-/** Qwen/Qwen2-VL-2B-Instruct's preprocessor_config.json (Qwen2.5-VL-3B-Instruct's differs only in processor_class). */
-const QWEN_CONFIG = {
-  do_resize: true,
-  do_rescale: true,
-  do_normalize: true,
-  min_pixels: 3136,
-  max_pixels: 12845056,
-  patch_size: 14,
-  temporal_patch_size: 2,
-  merge_size: 2,
-  image_mean: [0.48145466, 0.4578275, 0.40821073],
-  image_std: [0.26862954, 0.26130258, 0.27577711],
-  image_processor_type: 'Qwen2VLImageProcessor',
-  processor_class: 'Qwen2VLProcessor',
-};
+const QWEN_CONFIG = QWEN2_VL_2B_PREPROCESSOR_CONFIG;
 const config = parseQwen2VlPreprocessorConfig(QWEN_CONFIG);
 
-// ---------------------------------------------------------------------------------------------------------------
-// Deterministic synthetic images (the same generators as test/preprocess.test.ts)
-
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
-
-function blank(width: number, height: number, rgb: readonly number[]): RgbImage {
-  const data = new Uint8Array(width * height * 3);
-  for (let i = 0; i < data.length; i += 3) data.set(rgb, i);
-  return { data, width, height };
-}
-
-function fillRect(img: RgbImage, x0: number, y0: number, w: number, h: number, rgb: readonly number[]): void {
-  for (let y = Math.max(0, y0); y < Math.min(img.height, y0 + h); y++) {
-    for (let x = Math.max(0, x0); x < Math.min(img.width, x0 + w); x++) img.data.set(rgb, (y * img.width + x) * 3);
-  }
-}
-
-/** Title bar, sidebar, cards, buttons, and lines of 1-px-stroke "glyphs": the hard edges text screenshots have. */
-function screenshot(width: number, height: number): RgbImage {
-  const img = blank(width, height, [244, 244, 248]);
-  const rand = prng(42);
-  fillRect(img, 0, 0, width, 40, [43, 58, 103]);
-  fillRect(img, 0, 40, 240, height - 40, [221, 227, 238]);
-  for (let i = 0; i < 12; i++) fillRect(img, 16, 60 + i * 36, 200, 24, i % 3 === 0 ? [74, 144, 217] : [200, 208, 222]);
-  fillRect(img, width - 420, 80, 360, 220, [255, 255, 255]);
-  fillRect(img, width - 400, 240, 140, 40, [46, 160, 67]);
-  for (let line = 0; line * 18 + 70 < height - 20; line++) {
-    const y0 = 70 + line * 18;
-    const end = 280 + Math.floor(rand() * (width - 760));
-    for (let x0 = 280; x0 < end; x0 += 7) {
-      if (rand() < 0.15) continue;
-      for (let s = 0; s < 4; s++) {
-        const vertical = rand() < 0.5;
-        const sx = x0 + Math.floor(rand() * 5);
-        const sy = y0 + Math.floor(rand() * 9);
-        fillRect(img, vertical ? sx : x0, vertical ? y0 : sy, vertical ? 1 : 5, vertical ? 10 : 1, [17, 17, 17]);
-      }
-    }
-  }
-  return img;
-}
-
-/** Smooth gradients and a hard-edged disc, like a photo. */
-function photo(width: number, height: number): RgbImage {
-  const data = new Uint8Array(width * height * 3);
-  const cx = width * 0.6;
-  const cy = height * 0.4;
-  const r2 = (Math.min(width, height) * 0.25) ** 2;
-  for (let y = 0, i = 0; y < height; y++) {
-    for (let x = 0; x < width; x++, i += 3) {
-      const inDisc = (x - cx) ** 2 + (y - cy) ** 2 < r2;
-      data[i] = inDisc ? 230 : 128 + 100 * Math.sin(x / 37 + y / 53);
-      data[i + 1] = inDisc ? 40 : 128 + 90 * Math.cos(x / 23 - y / 71);
-      data[i + 2] = (255 * (x + y)) / (width + height);
-    }
-  }
-  return { data, width, height };
-}
-
-function noise(width: number, height: number, seed: number): RgbImage {
-  const rand = prng(seed);
-  const data = new Uint8Array(width * height * 3);
-  for (let i = 0; i < data.length; i++) data[i] = Math.floor(rand() * 256);
-  return { data, width, height };
+/** 8-bit level `v` of channel `c` normalised as numpy computes it: float32 rescale, float32 (x − mean) / std. */
+function numpyNormalised(c: number, v: number): number {
+  const x = Math.fround(v * (1 / 255));
+  return Math.fround(Math.fround(x - Math.fround(QWEN_CONFIG.image_mean[c]!)) / Math.fround(QWEN_CONFIG.image_std[c]!));
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -135,18 +57,6 @@ function referenceSize(width: number, height: number, minPixels: number, maxPixe
   return processor.get_resize_output_image_size({ width, height } as RawImage, undefined) as [number, number];
 }
 
-function absDiff(a: Float32Array, b: Float32Array): { mean: number; max: number } {
-  expect(a.length).toBe(b.length);
-  let sum = 0;
-  let max = 0;
-  for (let i = 0; i < a.length; i++) {
-    const d = Math.abs(a[i]! - b[i]!);
-    sum += d;
-    if (d > max) max = d;
-  }
-  return { mean: sum / a.length, max };
-}
-
 function expectSameStructure(ours: Qwen2VlImageInput, ref: Reference): void {
   expect(ref.grid).toEqual([...ours.grid]);
   expect(ref.dims).toEqual([ours.patches, 1176]);
@@ -154,9 +64,6 @@ function expectSameStructure(ours: Qwen2VlImageInput, ref: Reference): void {
   expect(ours.patchDim).toBe(1176);
   expect(ours.tokens * 4).toBe(ours.patches);
 }
-
-const sha256 = (values: Float32Array): string =>
-  createHash('sha256').update(new Uint8Array(values.buffer, values.byteOffset, values.byteLength)).digest('hex');
 
 // ---------------------------------------------------------------------------------------------------------------
 
@@ -231,10 +138,8 @@ describe('preprocessQwen2Vl against transformers.js Qwen2VLImageProcessor', () =
         const ours = await preprocessQwen2Vl(img, config, detail);
         const ref = await runReference(img, QWEN2VL_PIXEL_BUDGETS[detail]);
         expectSameStructure(ours, ref);
-        // Each value is the colour normalised as numpy computes it: float32 rescale, float32 (x − mean) / std.
-        const expected = [0, 1, 2].map((c) =>
-          Math.fround(Math.fround(Math.fround(rgb[c]! * (1 / 255)) - Math.fround(QWEN_CONFIG.image_mean[c]!)) / Math.fround(QWEN_CONFIG.image_std[c]!)),
-        );
+        // Each value is the colour normalised as numpy computes it.
+        const expected = [0, 1, 2].map((c) => numpyNormalised(c, rgb[c]!));
         const [, gh, gw] = ours.grid;
         for (let i = 0; i < ours.pixelValues.length; i++) {
           const { c, y, x } = pixelOf(i, gw);
@@ -278,7 +183,7 @@ describe('preprocessQwen2Vl against the Python processor', () => {
   it.each(PYTHON)('%s, %s detail → %s: bit-identical pixel_values', async (_name, image, detail, resized, hash) => {
     const ours = await preprocessQwen2Vl(image(), config, detail);
     expect([ours.resized.width, ours.resized.height]).toEqual(resized);
-    expect(sha256(ours.pixelValues)).toBe(hash);
+    expect(sha256Hex(ours.pixelValues)).toBe(hash);
   });
 
   it('1280×640 → 1288×644, grid [1, 46, 92], pixel_values [4232, 1176] (the contracts doc example)', async () => {
@@ -295,8 +200,7 @@ describe('preprocessQwen2Vl against the Python processor', () => {
     img.data.set([255, 255, 255], (14 * 56 + 14 + 13) * 3); // one white pixel: patch (1, 1), y 0, x 13
     const ours = await preprocessQwen2Vl(img, config, 'high');
     expect(ours.grid).toEqual([1, 4, 4]);
-    const lut = (c: number, v: number) =>
-      Math.fround(Math.fround(Math.fround(v * (1 / 255)) - Math.fround(QWEN_CONFIG.image_mean[c]!)) / Math.fround(QWEN_CONFIG.image_std[c]!));
+    const lut = numpyNormalised;
     for (let bh = 0; bh < 2; bh++) {
       for (let bw = 0; bw < 2; bw++) {
         for (let mh = 0; mh < 2; mh++) {
@@ -412,17 +316,7 @@ describe('smart_resize and the pixel budgets', () => {
 });
 
 describe('resizeLikePillow exact mode (reductions through the port of Pillow too)', () => {
-  function pattern(width: number, height: number): RgbImage {
-    const data = new Uint8Array(width * height * 3);
-    for (let y = 0; y < height; y++) {
-      for (let x = 0; x < width; x++) {
-        for (let c = 0; c < 3; c++) data[(y * width + x) * 3 + c] = (x * 37 + y * 91 + c * 53 + x * y * 13) % 256;
-      }
-    }
-    return { data, width, height };
-  }
-
-  // sha256 of Pillow 12.3's `Image.fromarray(pattern).resize((W, H), filter).tobytes()`: reductions on both axes (few
+  // sha256 of Pillow 12.3's `Image.fromarray(resamplePattern(w, h)).resize((W, H), filter).tobytes()`: reductions on both axes (few
   // and many taps), one axis reduced and the other enlarged, and an extreme reduction.
   const PILLOW: [number, number, number, number, PillowFilter, string][] = [
     [97, 61, 40, 23, 'lanczos', '002d9780556fe5c3873fe7709ee1e020f8670f9763313c1c6ce51bbc6d68a215'],
@@ -433,13 +327,13 @@ describe('resizeLikePillow exact mode (reductions through the port of Pillow too
     [64, 64, 5, 3, 'lanczos', 'f63ec3f182430105319d1f3f5c3472edde3966e9a64f10f491e7e0eab9934f9e'],
   ];
   it.each(PILLOW)('%i×%i → %i×%i %s: bit-identical to Pillow', async (w, h, W, H, filter, hash) => {
-    const out = await resizeLikePillow(pattern(w, h), W, H, filter, { exact: true });
+    const out = await resizeLikePillow(resamplePattern(w, h), W, H, filter, { exact: true });
     expect([out.width, out.height]).toEqual([W, H]);
-    expect(createHash('sha256').update(out.data).digest('hex')).toBe(hash);
+    expect(sha256Hex(out.data)).toBe(hash);
   });
 
   it('enlargements are the same as without exact; the same size returns the image itself', async () => {
-    const img = pattern(30, 20);
+    const img = resamplePattern(30, 20);
     const exact = await resizeLikePillow(img, 61, 47, 'bicubic', { exact: true });
     expect(Buffer.from(exact.data).equals(Buffer.from((await resizeLikePillow(img, 61, 47, 'bicubic')).data))).toBe(true);
     expect(await resizeLikePillow(img, 30, 20, 'bicubic', { exact: true })).toBe(img);

@@ -9,6 +9,13 @@ export interface RgbImage {
   height: number;
 }
 
+/** Throws unless `image.data` holds exactly width × height RGB pixels (`caller` names who needed them). */
+export function assertRgbImage(image: RgbImage, caller: string): void {
+  if (image.width <= 0 || image.height <= 0 || image.data.length !== image.width * image.height * 3) {
+    throw new Error(`${caller}: expected ${image.width}×${image.height} RGB pixels, got ${image.data.length} bytes`);
+  }
+}
+
 export interface LoadImageOptions {
   /** Refuse images with more pixels than this (checked from the header, before decoding). */
   maxPixels?: number;

@@ -11,13 +11,8 @@ import { loadModel, type Answer, type ImageDetail, type Model, type PreparedImag
 import { writeSmolVlmModel } from '../fixtures/smolvlm/generate.js';
 import { writeGradient, writeScreenshotLike, writeSolid } from '../support/images.js';
 import { collectAnswer } from '../support/answers.js';
+import { loadTransformersOffline, referenceRun, type ReferenceTensor, type Transformers } from '../support/transformers-js.js';
 
-type Transformers = typeof import('@huggingface/transformers');
-interface ReferenceTensor {
-  data: ArrayLike<number | bigint>;
-  dims: number[];
-  tolist(): unknown;
-}
 interface ReferenceInputs {
   input_ids: ReferenceTensor;
   pixel_values: ReferenceTensor;
@@ -43,8 +38,7 @@ beforeAll(async () => {
   images.tiny = await writeGradient(path.join(dir, 'tiny.png'), 20, 12);
   images.red = await writeSolid(path.join(dir, 'red.png'), 800, 600, [200, 30, 30]);
   images.white = await writeSolid(path.join(dir, 'white.png'), 300, 300, [255, 255, 255]);
-  tf = await import('@huggingface/transformers');
-  tf.env.allowRemoteModels = false;
+  tf = await loadTransformersOffline();
   processor = await tf.AutoProcessor.from_pretrained(path.join(dir, 'model'), { local_files_only: true });
   reference = await tf.AutoModelForVision2Seq.from_pretrained(path.join(dir, 'model'), {
     dtype: 'fp32',
@@ -59,15 +53,11 @@ afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-async function referenceRun(image: string, detail: ImageDetail) {
-  const messages = [{ role: 'user', content: [{ type: 'image' }, { type: 'text', text: question }] }];
-  const text = processor.apply_chat_template(messages, { add_generation_prompt: true });
-  const raw = await tf.RawImage.read(image);
-  const inputs = (await processor(text, [raw], { do_image_splitting: detail === 'high' })) as ReferenceInputs;
-  const out = (await reference.generate({ ...inputs, max_new_tokens: maxNewTokens, do_sample: false })) as ReferenceTensor;
-  const promptIds = Array.from(inputs.input_ids.data, Number);
-  const sequence = (out.tolist() as bigint[][])[0]!.map(Number);
-  return { inputs, promptIds, tokenIds: sequence.slice(promptIds.length) };
+async function referenceAnswer(image: string, detail: ImageDetail) {
+  return referenceRun<ReferenceInputs>(processor, reference, await tf.RawImage.read(image), question, {
+    maxNewTokens,
+    processorOptions: { do_image_splitting: detail === 'high' },
+  });
 }
 
 /** The reference's preprocessed pixels, handed to our engine as a prepared image. */
@@ -102,7 +92,7 @@ const cases: [name: string, detail: ImageDetail, frames: number][] = [
 
 describe('parity with transformers.js', () => {
   it.each(cases)('%s, %s detail: same prompt ids and image tokens, same greedy tokens', async (name, detail, frames) => {
-    const theirs = await referenceRun(images[name]!, detail);
+    const theirs = await referenceAnswer(images[name]!, detail);
     expect(theirs.inputs.pixel_values.dims[1]).toBe(frames);
 
     const mine = await ask(images[name]!, detail);

@@ -16,13 +16,8 @@ import { QWEN2VL_PIXEL_BUDGETS } from '../../native-models/families/qwen2vl/prep
 import { writeQwen2VlModel, type Qwen2VlFamily, type Qwen2VlFixtureInfo } from '../fixtures/qwen2vl/generate.js';
 import { collectAnswer } from '../support/answers.js';
 import { writeGradient, writeScreenshotLike, writeSolid } from '../support/images.js';
+import { loadTransformersOffline, referenceRun, type ReferenceTensor, type Transformers } from '../support/transformers-js.js';
 
-type Transformers = typeof import('@huggingface/transformers');
-interface ReferenceTensor {
-  data: ArrayLike<number | bigint>;
-  dims: number[];
-  tolist(): unknown;
-}
 interface ReferenceInputs {
   input_ids: ReferenceTensor;
   pixel_values: ReferenceTensor;
@@ -53,9 +48,7 @@ beforeAll(async () => {
   images.portrait = await writeGradient(path.join(root, 'portrait.png'), 600, 1400);
   images.tiny = await writeGradient(path.join(root, 'tiny.png'), 20, 12);
   images.red = await writeSolid(path.join(root, 'red.png'), 800, 600, [200, 30, 30]);
-  tf = await import('@huggingface/transformers');
-  tf.env.allowRemoteModels = false;
-  tf.env.allowLocalModels = true;
+  tf = await loadTransformersOffline();
 });
 
 afterAll(async () => {
@@ -218,16 +211,13 @@ describe.each(FAMILIES)('%s', (family) => {
       await reference?.dispose?.();
     });
 
-    async function referenceRun(image: string, detail: ImageDetail) {
+    async function referenceAnswer(image: string, detail: ImageDetail) {
       // transformers.js reads max_pixels from the config; give it the budget we use for this detail.
       processor.image_processor.max_pixels = QWEN2VL_PIXEL_BUDGETS[detail];
-      const messages = [{ role: 'user', content: [{ type: 'image' }, { type: 'text', text: question }] }];
-      const text = processor.apply_chat_template(messages, { add_generation_prompt: true });
-      const inputs = (await processor(text, [await tf.RawImage.read(image)])) as ReferenceInputs;
-      const out = (await reference.generate({ ...inputs, max_new_tokens: maxNewTokens, do_sample: false, repetition_penalty: 1 })) as ReferenceTensor;
-      const promptIds = Array.from(inputs.input_ids.data, Number);
-      const sequence = (out.tolist() as bigint[][])[0]!.map(Number);
-      return { inputs, promptIds, tokenIds: sequence.slice(promptIds.length) };
+      return referenceRun<ReferenceInputs>(processor, reference, await tf.RawImage.read(image), question, {
+        maxNewTokens,
+        generateOptions: { repetition_penalty: 1 },
+      });
     }
 
     /** The reference's pixels and grid, handed to our engine as a prepared image. */
@@ -255,7 +245,7 @@ describe.each(FAMILIES)('%s', (family) => {
       ['red', 'low', [1, 38, 52]],
     ] as const)('%s, %s detail: same grid and prompt ids; same greedy tokens from the same pixels', async (name, detail, grid) => {
       const model = modelOf(family);
-      const theirs = await referenceRun(images[name]!, detail);
+      const theirs = await referenceAnswer(images[name]!, detail);
       expect(Array.from(theirs.inputs.image_grid_thw.data, Number)).toEqual(grid);
       const mine = await ask(model, images[name], detail);
       expect(mine.promptTokenIds).toEqual(theirs.promptIds);

@@ -26,7 +26,9 @@
  * smaller max_pixels still wins, and an explicit `maxPixels` overrides both.
  */
 import { z } from 'zod';
-import type { RgbImage } from '../../image/load-image.js';
+import { assertRgbImage, type RgbImage } from '../../image/load-image.js';
+import { normalisationLuts, type ChannelLuts, type PixelNormalisation } from '../../image/normalise.js';
+import { normalisationFields, parsePreprocessorConfig, positiveInt, readNormalisation, resampleField, withDefault } from '../../image/preprocessor-config.js';
 import { resizeLikePillow, type PillowFilter } from '../../image/resize.js';
 import { ScreenAskError } from '../../model/errors.js';
 
@@ -49,14 +51,9 @@ export const QWEN2VL_PIXEL_BUDGETS: Readonly<Record<Qwen2VlDetail, number>> = {
   high: 2048 * 28 * 28,
 };
 
-export interface Qwen2VlPreprocessorConfig {
+export interface Qwen2VlPreprocessorConfig extends PixelNormalisation {
   doResize: boolean;
   resample: PillowFilter;
-  doRescale: boolean;
-  rescaleFactor: number;
-  doNormalize: boolean;
-  imageMean: readonly [number, number, number];
-  imageStd: readonly [number, number, number];
   /** From the config: `min_pixels`, else `size.shortest_edge`. */
   minPixels: number;
   /** From the config: `max_pixels`, else `size.longest_edge`. */
@@ -91,49 +88,24 @@ export interface Qwen2VlImageInput extends Qwen2VlLayout {
   patchDim: number;
 }
 
-// PIL resample ids we reproduce.
-const FILTERS: Record<number, PillowFilter> = { 1: 'lanczos', 2: 'bilinear', 3: 'bicubic' };
 const CLIP_MEAN: [number, number, number] = [0.48145466, 0.4578275, 0.40821073];
 const CLIP_STD: [number, number, number] = [0.26862954, 0.26130258, 0.27577711];
 
-const posInt = z.number().int().positive();
-const triple = z
-  .union([z.number(), z.array(z.number()).length(3)])
-  .transform((v): [number, number, number] => (typeof v === 'number' ? [v, v, v] : [v[0]!, v[1]!, v[2]!]));
-const opt = <T extends z.ZodType>(schema: T, fallback: z.output<T>) =>
-  schema.nullish().transform((v) => (v ?? fallback) as z.output<T>);
-
 // Defaults are the Python Qwen2VLImageProcessor's.
 const configSchema = z.looseObject({
-  do_resize: opt(z.boolean(), true),
-  resample: opt(
-    z.number().refine((v) => v in FILTERS, { message: 'only 1 (LANCZOS), 2 (BILINEAR) or 3 (BICUBIC) are supported' }),
-    3,
-  ),
-  do_rescale: opt(z.boolean(), true),
-  rescale_factor: opt(z.number().positive(), 1 / 255),
-  do_normalize: opt(z.boolean(), true),
-  image_mean: opt(triple, CLIP_MEAN),
-  image_std: opt(
-    triple.refine((v) => v.every((x) => x !== 0), { message: 'must not contain 0' }),
-    CLIP_STD,
-  ),
-  min_pixels: posInt.nullish(),
-  max_pixels: posInt.nullish(),
-  size: z.looseObject({ shortest_edge: posInt.optional(), longest_edge: posInt.optional() }).nullish(),
-  patch_size: opt(posInt, 14),
-  temporal_patch_size: opt(posInt, 2),
-  merge_size: opt(posInt, 2),
+  do_resize: withDefault(z.boolean(), true),
+  resample: resampleField('bicubic'),
+  ...normalisationFields(CLIP_MEAN, CLIP_STD),
+  min_pixels: positiveInt.nullish(),
+  max_pixels: positiveInt.nullish(),
+  size: z.looseObject({ shortest_edge: positiveInt.optional(), longest_edge: positiveInt.optional() }).nullish(),
+  patch_size: withDefault(positiveInt, 14),
+  temporal_patch_size: withDefault(positiveInt, 2),
+  merge_size: withDefault(positiveInt, 2),
 });
 
 export function parseQwen2VlPreprocessorConfig(json: unknown): Qwen2VlPreprocessorConfig {
-  const parsed = configSchema.safeParse(json);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const field = issue && issue.path.length > 0 ? issue.path.join('.') : '(root)';
-    throw new ScreenAskError(`Invalid preprocessor_config.json: ${field}: ${issue?.message ?? 'invalid'}`);
-  }
-  const c = parsed.data;
+  const c = parsePreprocessorConfig(configSchema, json);
   const minPixels = c.min_pixels ?? c.size?.shortest_edge ?? 56 * 56;
   const maxPixels = c.max_pixels ?? c.size?.longest_edge ?? 28 * 28 * 1280;
   if (minPixels > maxPixels) {
@@ -141,12 +113,8 @@ export function parseQwen2VlPreprocessorConfig(json: unknown): Qwen2VlPreprocess
   }
   return {
     doResize: c.do_resize,
-    resample: FILTERS[c.resample] ?? 'bicubic',
-    doRescale: c.do_rescale,
-    rescaleFactor: c.rescale_factor,
-    doNormalize: c.do_normalize,
-    imageMean: c.image_mean,
-    imageStd: c.image_std,
+    resample: c.resample,
+    ...readNormalisation(c),
     minPixels,
     maxPixels,
     patchSize: c.patch_size,
@@ -247,10 +215,7 @@ export async function preprocessQwen2Vl(
   detail: Qwen2VlDetail,
   options: Qwen2VlPixelOptions = {},
 ): Promise<Qwen2VlImageInput> {
-  if (image.width <= 0 || image.height <= 0 || image.data.length !== image.width * image.height * 3) {
-    const expected = `${image.width}×${image.height} RGB pixels`;
-    throw new Error(`preprocessQwen2Vl: expected ${expected}, got ${image.data.length} bytes`);
-  }
+  assertRgbImage(image, 'preprocessQwen2Vl');
   const layout = qwen2VlLayout(image.width, image.height, config, detail, options);
   const { width, height } = layout.resized;
   const resized =
@@ -260,29 +225,9 @@ export async function preprocessQwen2Vl(
   const { patchSize: P, temporalPatchSize: T } = config;
   const patchDim = 3 * T * P * P;
   const pixelValues = new Float32Array(layout.patches * patchDim);
-  writePatches(pixelValues, resized, config, normalisationLuts(config));
+  // numpy's float32 arithmetic, as the Python processor normalises (see normalise.ts).
+  writePatches(pixelValues, resized, config, normalisationLuts(config, 'float32'));
   return { ...layout, pixelValues, patchDim };
-}
-
-/**
- * uint8 → normalised float32 per channel, exactly as numpy computes it: the rescale in float64 stored as float32,
- * then (x − mean) / std in float32 arithmetic with mean and std cast to float32 (each float32 operation is the double
- * result rounded once, which `Math.fround` reproduces).
- */
-function normalisationLuts(config: Qwen2VlPreprocessorConfig): [Float32Array, Float32Array, Float32Array] {
-  const make = (channel: 0 | 1 | 2): Float32Array => {
-    const lut = new Float32Array(256);
-    const mean = Math.fround(config.imageMean[channel]);
-    const std = Math.fround(config.imageStd[channel]);
-    for (let v = 0; v < 256; v++) {
-      let x = v;
-      if (config.doRescale) x = Math.fround(x * config.rescaleFactor);
-      if (config.doNormalize) x = Math.fround(Math.fround(x - mean) / std);
-      lut[v] = x;
-    }
-    return lut;
-  };
-  return [make(0), make(1), make(2)];
 }
 
 /**
@@ -294,7 +239,7 @@ function writePatches(
   out: Float32Array,
   img: RgbImage,
   config: Qwen2VlPreprocessorConfig,
-  luts: [Float32Array, Float32Array, Float32Array],
+  luts: ChannelLuts,
 ): void {
   const { patchSize: P, mergeSize: M, temporalPatchSize: T } = config;
   const gh = img.height / P;

@@ -20,10 +20,12 @@
  * 3×4 tiles, transformers.js 4×4) and extreme aspect ratios where transformers.js computes a 0-px side and fails.
  */
 import { z } from 'zod';
-import type { RgbImage } from '../../image/load-image.js';
+import { assertRgbImage, type RgbImage } from '../../image/load-image.js';
+import { normalisationLuts, type ChannelLuts, type PixelNormalisation } from '../../image/normalise.js';
+import { normalisationFields, parsePreprocessorConfig, positiveInt, readNormalisation, resampleField, withDefault } from '../../image/preprocessor-config.js';
 import { resizeLikePillow, type PillowFilter } from '../../image/resize.js';
 
-export interface Idefics3PreprocessorConfig {
+export interface Idefics3PreprocessorConfig extends PixelNormalisation {
   doResize: boolean;
   /** `size.longest_edge`: the long side of the first resize (small images are upscaled to it). */
   longestEdge: number;
@@ -32,11 +34,6 @@ export interface Idefics3PreprocessorConfig {
   doImageSplitting: boolean;
   /** The config's PIL `resample` filter (LANCZOS for every published SmolVLM). */
   resample: PillowFilter;
-  doRescale: boolean;
-  rescaleFactor: number;
-  doNormalize: boolean;
-  imageMean: readonly [number, number, number];
-  imageStd: readonly [number, number, number];
   /** Our images are RGB by construction (loadImage); kept so the config round-trips. */
   doConvertRgb: boolean;
   /** Only pads across a batch in Python; a single image's frames are all S×S, so the mask is all ones. */
@@ -76,58 +73,27 @@ interface Size {
 // transformers' MAX_IMAGE_SIZE: the first resize never goes above 4096 px.
 const PYTHON_MAX_IMAGE_SIZE = 4096;
 
-// PIL resample ids we reproduce (NEAREST, BOX and HAMMING appear in no Idefics3 / SmolVLM config).
-const FILTERS: Record<number, PillowFilter> = { 1: 'lanczos', 2: 'bilinear', 3: 'bicubic' };
-
-const posInt = z.number().int().positive();
-const triple = z
-  .union([z.number(), z.array(z.number()).length(3)])
-  .transform((v): [number, number, number] => (typeof v === 'number' ? [v, v, v] : [v[0]!, v[1]!, v[2]!]));
-/** Absent or null → the Python processor's default. */
-const opt = <T extends z.ZodType>(schema: T, fallback: z.output<T>) =>
-  schema.nullish().transform((v) => (v ?? fallback) as z.output<T>);
-
 // Defaults are Idefics3ImageProcessor's (SmolVLMImageProcessor has the same ones).
 const configSchema = z.looseObject({
-  do_resize: opt(z.boolean(), true),
-  size: opt(z.looseObject({ longest_edge: posInt }), { longest_edge: 4 * 364 }),
-  max_image_size: opt(z.looseObject({ longest_edge: posInt }), { longest_edge: 364 }),
-  do_image_splitting: opt(z.boolean(), true),
-  resample: opt(
-    z.number().refine((v) => v in FILTERS, { message: 'only 1 (LANCZOS), 2 (BILINEAR) or 3 (BICUBIC) are supported' }),
-    1,
-  ),
-  do_rescale: opt(z.boolean(), true),
-  rescale_factor: opt(z.number().positive(), 1 / 255),
-  do_normalize: opt(z.boolean(), true),
-  image_mean: opt(triple, [0.5, 0.5, 0.5]),
-  image_std: opt(
-    triple.refine((v) => v.every((x) => x !== 0), { message: 'must not contain 0' }),
-    [0.5, 0.5, 0.5],
-  ),
-  do_convert_rgb: opt(z.boolean(), true),
-  do_pad: opt(z.boolean(), true),
+  do_resize: withDefault(z.boolean(), true),
+  size: withDefault(z.looseObject({ longest_edge: positiveInt }), { longest_edge: 4 * 364 }),
+  max_image_size: withDefault(z.looseObject({ longest_edge: positiveInt }), { longest_edge: 364 }),
+  do_image_splitting: withDefault(z.boolean(), true),
+  resample: resampleField('lanczos'),
+  ...normalisationFields([0.5, 0.5, 0.5], [0.5, 0.5, 0.5]),
+  do_convert_rgb: withDefault(z.boolean(), true),
+  do_pad: withDefault(z.boolean(), true),
 });
 
 export function parseIdefics3PreprocessorConfig(json: unknown): Idefics3PreprocessorConfig {
-  const parsed = configSchema.safeParse(json);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const field = issue && issue.path.length > 0 ? issue.path.join('.') : '(root)';
-    throw new Error(`Invalid preprocessor_config.json: ${field}: ${issue?.message ?? 'invalid'}`);
-  }
-  const c = parsed.data;
+  const c = parsePreprocessorConfig(configSchema, json);
   return {
     doResize: c.do_resize,
     longestEdge: c.size.longest_edge,
     frameSize: c.max_image_size.longest_edge,
     doImageSplitting: c.do_image_splitting,
-    resample: FILTERS[c.resample] ?? 'lanczos',
-    doRescale: c.do_rescale,
-    rescaleFactor: c.rescale_factor,
-    doNormalize: c.do_normalize,
-    imageMean: c.image_mean,
-    imageStd: c.image_std,
+    resample: c.resample,
+    ...readNormalisation(c),
     doConvertRgb: c.do_convert_rgb,
     doPad: c.do_pad,
   };
@@ -204,15 +170,13 @@ export async function preprocessIdefics3(
   config: Idefics3PreprocessorConfig,
   detail: Idefics3Detail,
 ): Promise<Idefics3ImageInput> {
-  if (image.width <= 0 || image.height <= 0 || image.data.length !== image.width * image.height * 3) {
-    const expected = `${image.width}×${image.height} RGB pixels`;
-    throw new Error(`preprocessIdefics3: expected ${expected}, got ${image.data.length} bytes`);
-  }
+  assertRgbImage(image, 'preprocessIdefics3');
   const layout = idefics3Layout(image.width, image.height, config, detail);
   const S = layout.frameSize;
   const plane = S * S;
   const pixelValues = new Float32Array(layout.frames * 3 * plane);
-  const luts = normalisationLuts(config);
+  // (x − mean) / std in double, then float32, as transformers.js does (numpy's float32 steps are ≤ 1 ulp away).
+  const luts = normalisationLuts(config, 'float64');
 
   const resize = (img: RgbImage, size: Size) => resizeLikePillow(img, size.width, size.height, config.resample);
   const canvas = skipsEnlargement(image, layout)
@@ -262,25 +226,6 @@ function skipsEnlargement(image: RgbImage, layout: Idefics3Layout): boolean {
   );
 }
 
-/**
- * uint8 → normalised float for each channel, rounded exactly as both references round: the rescaled value is
- * stored as float32 first, then (x − mean) / std is computed and stored as float32. (numpy does the second step in
- * float32 arithmetic; that is at most 1 ulp away.)
- */
-function normalisationLuts(config: Idefics3PreprocessorConfig): [Float32Array, Float32Array, Float32Array] {
-  const make = (channel: 0 | 1 | 2): Float32Array => {
-    const lut = new Float32Array(256);
-    for (let v = 0; v < 256; v++) {
-      let x = v;
-      if (config.doRescale) x = Math.fround(x * config.rescaleFactor);
-      if (config.doNormalize) x = (x - config.imageMean[channel]) / config.imageStd[channel];
-      lut[v] = x;
-    }
-    return lut;
-  };
-  return [make(0), make(1), make(2)];
-}
-
 /** Writes the S×S window at (x0, y0) of `src` as frame `frame` in CHW order. */
 function writeFrame(
   out: Float32Array,
@@ -289,7 +234,7 @@ function writeFrame(
   x0: number,
   y0: number,
   S: number,
-  [lutR, lutG, lutB]: [Float32Array, Float32Array, Float32Array],
+  [lutR, lutG, lutB]: ChannelLuts,
 ): void {
   const plane = S * S;
   const r0 = frame * 3 * plane;
