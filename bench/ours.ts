@@ -2,7 +2,7 @@
 import { loadModel, type AnswerEvent, type AnswerStats, type Model } from '../native-models/index.js';
 import type { BenchPrecision } from './model.js';
 import { cpuSnapshot, loadAverage as currentLoad, noiseBetween } from './noise.js';
-import type { EngineRunner, RunResult, Scenario } from './types.js';
+import type { BenchDevice, DetailImages, EngineRunner, RunResult, Scenario } from './types.js';
 
 interface StreamTiming {
   readonly stats: AnswerStats;
@@ -40,15 +40,16 @@ async function timeStream(events: AsyncGenerator<AnswerEvent>, started: number):
 export async function openOurs(options: {
   modelDir: string;
   precision: BenchPrecision;
+  device: BenchDevice;
   threads: number;
-  image: string;
+  images: DetailImages;
   question: string;
   rewriteDecoder: boolean;
 }): Promise<EngineRunner> {
   const start = performance.now();
   const model: Model = await loadModel(options.modelDir, {
     precision: options.precision,
-    device: 'cpu',
+    device: options.device,
     threads: options.threads,
     rewriteDecoder: options.rewriteDecoder,
   });
@@ -60,7 +61,7 @@ export async function openOurs(options: {
   return {
     loadMs,
     async warmUp() {
-      const conversation = model.startConversation({ image: options.image, detail: 'low' });
+      const conversation = model.startConversation({ image: options.images.low, detail: 'low' });
       await timeStream(conversation.ask(options.question, askOptions(4, true)), performance.now());
     },
     async run(scenario: Scenario): Promise<RunResult> {
@@ -68,7 +69,7 @@ export async function openOurs(options: {
       const before = cpuSnapshot();
       // Every run looks at the capture for the first time, as a new screenshot would.
       model.clearImageCache();
-      const conversation = model.startConversation({ image: options.image, detail: scenario.detail });
+      const conversation = model.startConversation({ image: options.images[scenario.detail], detail: scenario.detail });
       const started = performance.now();
       const first = await timeStream(
         conversation.ask(options.question, askOptions(scenario.maxNewTokens, scenario.cache === 'on')),

@@ -1,9 +1,10 @@
 /**
  * What a bench run measures. The scenarios the ratios need are the same in both modes; --quick only trims repeats
- * and the runs no ratio depends on, so a quick run still reports every ratio (with less averaging).
+ * and the runs no ratio depends on, so a quick run still reports every ratio (with less averaging). Each family has
+ * its own key scenarios (the runs its ratios are computed from) and plan.
  */
 import type { BenchPrecision } from './model.js';
-import type { Engine, Scenario } from './types.js';
+import type { BenchFamily, Engine, Scenario } from './types.js';
 
 export interface PlannedScenario extends Scenario {
   readonly oursRepeats: number;
@@ -24,7 +25,19 @@ export interface Phase {
 export const QUESTION = 'What is on the screen, and what should I do next?';
 export const FOLLOW_UP = { question: 'And where is the button for that?', maxNewTokens: 8 } as const;
 
-/** The figures the ratios are computed from: keep plan and report pointing at the same runs. */
+/** The runs every ratio is computed from, one set per family: keep plan and report pointing at the same runs. */
+export interface KeyScenarios {
+  /** cachedVsUncached numerator and rooflineFraction. */
+  readonly cachedFp32: Scenario;
+  /** cachedVsUncached denominator. */
+  readonly uncachedFp32: Scenario;
+  /** vsTransformersJsLow, ttftLowMs and the follow-up. */
+  readonly q8Low: Scenario;
+  /** vsTransformersJsHigh and rewriteSpeedupHigh. */
+  readonly q8High: Scenario;
+}
+
+/** SmolVLM-256M's key scenarios. */
 export const KEY_SCENARIOS = {
   /** cachedVsUncached numerator and rooflineFraction. */
   cachedFp32: { precision: 'fp32', detail: 'low', maxNewTokens: 128, cache: 'on' },
@@ -34,15 +47,34 @@ export const KEY_SCENARIOS = {
   q8Low: { precision: 'q8', detail: 'low', maxNewTokens: 128, cache: 'on' },
   /** vsTransformersJsHigh. */
   q8High: { precision: 'q8', detail: 'high', maxNewTokens: 128, cache: 'on' },
-} as const satisfies Record<string, Scenario>;
+} as const satisfies KeyScenarios;
+
+/**
+ * Qwen2.5-VL-3B's (reduced depth). Without the cache every step re-reads the ~500-token low-detail prompt through
+ * 2048-wide layers, over a second per token on a 2-core CPU, so the fp32 pair decodes 32 tokens, not 128; the q8
+ * comparisons keep 128.
+ */
+export const QWEN_KEY_SCENARIOS = {
+  cachedFp32: { precision: 'fp32', detail: 'low', maxNewTokens: 32, cache: 'on' },
+  uncachedFp32: { precision: 'fp32', detail: 'low', maxNewTokens: 32, cache: 'off' },
+  q8Low: { precision: 'q8', detail: 'low', maxNewTokens: 128, cache: 'on' },
+  q8High: { precision: 'q8', detail: 'high', maxNewTokens: 128, cache: 'on' },
+} as const satisfies KeyScenarios;
+
+export function keyScenarios(family: BenchFamily): KeyScenarios {
+  return family === 'smolvlm' ? KEY_SCENARIOS : QWEN_KEY_SCENARIOS;
+}
 
 function s(base: Scenario, oursRepeats: number, theirsRepeats: number, extra: Partial<PlannedScenario> = {}): PlannedScenario {
   return { ...base, ...extra, oursRepeats, theirsRepeats };
 }
 
-const k = KEY_SCENARIOS;
+export function benchPlan(quick: boolean, family: BenchFamily = 'smolvlm'): Phase[] {
+  return family === 'smolvlm' ? smolVlmPlan(quick) : qwenPlan(quick);
+}
 
-export function benchPlan(quick: boolean): Phase[] {
+function smolVlmPlan(quick: boolean): Phase[] {
+  const k = KEY_SCENARIOS;
   if (quick) {
     return [
       { precision: 'fp32', scenarios: [s(k.cachedFp32, 2, 0), s(k.uncachedFp32, 1, 0)] },
@@ -83,6 +115,51 @@ export function benchPlan(quick: boolean): Phase[] {
         s({ ...k.q8Low, precision: 'q4', maxNewTokens: 512 }, 1, 0),
       ],
     },
+  ];
+}
+
+const ENGINES: readonly Engine[] = ['ours', 'ours-stock', 'transformers.js'];
+
+/**
+ * One phase per engine for `scenario`, so that only one engine's process is alive while it runs: for a scenario that
+ * needs more memory than the machine has for three processes at once. Gives up the run-by-run interleaving.
+ */
+export function oneEngineAtATime(precision: BenchPrecision, scenario: PlannedScenario): Phase[] {
+  const only = (engine: Engine): PlannedScenario => ({
+    ...scenario,
+    oursRepeats: engine === 'ours' ? scenario.oursRepeats : 0,
+    theirsRepeats: engine === 'transformers.js' ? scenario.theirsRepeats : 0,
+    stockRepeats: engine === 'ours-stock' ? (scenario.stockRepeats ?? 0) : 0,
+  });
+  return ENGINES.filter((engine) => repeatsOf(engine, scenario) > 0).map((engine) => ({ precision, scenarios: [only(engine)] }));
+}
+
+/**
+ * Qwen: every ratio's runs, and little else. High detail (1,196 image tokens, see bench/images.ts) sends ~4,800
+ * patches through the fixture's vision tower at once, 5–9 GB per process at the peak, which onnxruntime's arena keeps:
+ * three processes at once would not fit a 24 GB machine, so high detail runs one engine at a time.
+ */
+function qwenPlan(quick: boolean): Phase[] {
+  const k = QWEN_KEY_SCENARIOS;
+  if (quick) {
+    return [
+      { precision: 'fp32', scenarios: [s(k.cachedFp32, 2, 0), s(k.uncachedFp32, 1, 0)] },
+      { precision: 'q8', scenarios: [s(k.q8Low, 3, 3, { followUp: FOLLOW_UP, stockRepeats: 1 })] },
+      ...oneEngineAtATime('q8', s(k.q8High, 1, 1, { stockRepeats: 1 })),
+      { precision: 'q4', scenarios: [s({ ...k.q8Low, precision: 'q4' }, 1, 0)] },
+    ];
+  }
+  return [
+    {
+      precision: 'fp32',
+      scenarios: [s(k.cachedFp32, 3, 1), s(k.uncachedFp32, 2, 0), s({ ...k.cachedFp32, maxNewTokens: 128 }, 1, 0)],
+    },
+    {
+      precision: 'q8',
+      scenarios: [s(k.q8Low, 3, 3, { followUp: FOLLOW_UP, stockRepeats: 2 }), s({ ...k.q8Low, maxNewTokens: 512 }, 1, 0)],
+    },
+    ...oneEngineAtATime('q8', s(k.q8High, 2, 2, { stockRepeats: 2 })),
+    { precision: 'q4', scenarios: [s({ ...k.q8Low, precision: 'q4' }, 2, 2)] },
   ];
 }
 

@@ -3,9 +3,10 @@
  * checks, and the readable table / JSON. Pure functions only (no clocks, no I/O), so they can be unit-tested.
  */
 import type { BandwidthResult } from './bandwidth.js';
+import type { ImageInfo } from './images.js';
 import type { BenchPrecision } from './model.js';
-import { KEY_SCENARIOS, sameScenario } from './plan.js';
-import type { Engine, RunResult, Scenario, WorkerSummary } from './types.js';
+import { KEY_SCENARIOS, keyScenarios, sameScenario, type KeyScenarios } from './plan.js';
+import type { BenchDevice, BenchFamily, Detail, Engine, RunResult, Scenario, WorkerSummary } from './types.js';
 
 export interface MachineInfo {
   readonly cpuModel: string;
@@ -25,6 +26,8 @@ export interface MachineInfo {
 
 export interface ModelInfo {
   readonly dir: string;
+  /** What the random weights are shaped like ("SmolVLM-256M shapes", …). */
+  readonly shapes: string;
   readonly generated: boolean;
   readonly generateSeconds: number;
   readonly eosTokenId: number;
@@ -39,10 +42,15 @@ export interface BenchInputs {
   readonly startedAt: string;
   readonly durationSeconds: number;
   readonly quick: boolean;
+  readonly family: BenchFamily;
+  readonly device: BenchDevice;
   readonly threads: number;
   readonly machine: MachineInfo;
   readonly model: ModelInfo;
-  readonly image: { readonly file: string; readonly width: number; readonly height: number };
+  /** The capture asked about (SmolVLM: the file both detail levels read; Qwen: its size, see detailImages). */
+  readonly image: { readonly file?: string; readonly width: number; readonly height: number };
+  /** Qwen: the capture pre-sized to our engine's budget for each detail level, which both engines read. */
+  readonly detailImages?: Readonly<Record<Detail, ImageInfo>>;
   readonly question: string;
   readonly bandwidth: readonly BandwidthResult[];
   readonly runs: readonly RunResult[];
@@ -84,15 +92,26 @@ export interface Goal {
   readonly what: string;
 }
 
-export const GOALS: Readonly<Record<RatioName, Goal>> = {
-  cachedVsUncached: { comparison: '>=', target: 10, what: 'decode tok/s, fp32, low detail, 128 new: cache on / cache off' },
-  vsTransformersJsLow: { comparison: '>=', target: 1.6, what: 'decode tok/s, q8, low detail, 128 new: ours / transformers.js' },
-  vsTransformersJsHigh: { comparison: '>=', target: 2.5, what: 'decode tok/s, q8, high detail, 128 new: ours / transformers.js' },
-  rooflineFraction: { comparison: '>=', target: 0.75, what: 'decode tok/s, fp32, low detail, 128 new: ours / bandwidth roofline' },
-  ttftLowMs: { comparison: '<=', target: 1000, what: 'time to first token, ours, q8, low detail (ms)' },
-  followUpTtftRatio: { comparison: '<=', target: 0.1, what: 'second ask on the same conversation: TTFT / first TTFT (ours, q8, low)' },
-  rewriteSpeedupHigh: { comparison: '>=', target: 1, what: 'decode tok/s, q8, high detail, 128 new: rewritten decoder / stock graph' },
-};
+/** The goals, described with the key scenarios their figures come from (the targets are the same for every family). */
+export function goalsFor(k: KeyScenarios): Readonly<Record<RatioName, Goal>> {
+  const decode = (s: Scenario) => `decode tok/s, ${s.precision}, ${s.detail} detail, ${s.maxNewTokens} new`;
+  return {
+    cachedVsUncached: { comparison: '>=', target: 10, what: `${decode(k.cachedFp32)}: cache on / cache off` },
+    vsTransformersJsLow: { comparison: '>=', target: 1.6, what: `${decode(k.q8Low)}: ours / transformers.js` },
+    vsTransformersJsHigh: { comparison: '>=', target: 2.5, what: `${decode(k.q8High)}: ours / transformers.js` },
+    rooflineFraction: { comparison: '>=', target: 0.75, what: `${decode(k.cachedFp32)}: ours / bandwidth roofline` },
+    ttftLowMs: { comparison: '<=', target: 1000, what: `time to first token, ours, ${k.q8Low.precision}, ${k.q8Low.detail} detail (ms)` },
+    followUpTtftRatio: {
+      comparison: '<=',
+      target: 0.1,
+      what: `second ask on the same conversation: TTFT / first TTFT (ours, ${k.q8Low.precision}, ${k.q8Low.detail})`,
+    },
+    rewriteSpeedupHigh: { comparison: '>=', target: 1, what: `${decode(k.q8High)}: rewritten decoder / stock graph` },
+  };
+}
+
+/** SmolVLM's goals (the default family). */
+export const GOALS: Readonly<Record<RatioName, Goal>> = goalsFor(KEY_SCENARIOS);
 
 export interface GoalResult extends Goal {
   readonly name: RatioName;
@@ -121,6 +140,8 @@ export interface BenchReport extends BenchInputs {
   readonly ratios: Ratios;
   readonly goals: readonly GoalResult[];
   readonly followUp: FollowUpSummary;
+  /** Image tokens per detail level, ours against transformers.js, over every run. */
+  readonly imageTokenParity: readonly ImageTokenParity[];
   /** Things in the figures that look wrong (engine stats that disagree with the bench's clock, early eos, …). */
   readonly warnings: readonly string[];
 }
@@ -254,11 +275,21 @@ export function summarizeFollowUp(runs: readonly RunResult[]): FollowUpSummary {
   };
 }
 
-export function computeRatios(rows: readonly Row[], runs: readonly RunResult[], bandwidthGbPerSecond: number | null): Ratios {
-  const k = KEY_SCENARIOS;
+export function computeRatios(
+  rows: readonly Row[],
+  runs: readonly RunResult[],
+  bandwidthGbPerSecond: number | null,
+  k: KeyScenarios = KEY_SCENARIOS,
+): Ratios {
   const tps = (engine: Engine, s: Scenario) => findRow(rows, engine, s)?.decodeTokensPerSecond;
   const q8LowTtft = runs
-    .filter((r) => r.engine === 'ours' && r.scenario.precision === 'q8' && r.scenario.detail === 'low' && r.scenario.cache === 'on')
+    .filter(
+      (r) =>
+        r.engine === 'ours' &&
+        r.scenario.precision === k.q8Low.precision &&
+        r.scenario.detail === k.q8Low.detail &&
+        r.scenario.cache === k.q8Low.cache,
+    )
     .map((r) => r.ttftMs);
   const followUp = runs.filter((r) => r.engine === 'ours' && r.followUp).map((r) => r.followUp!.ttftMs / r.ttftMs);
   const cachedFp32 = findRow(rows, 'ours', k.cachedFp32);
@@ -273,9 +304,13 @@ export function computeRatios(rows: readonly Row[], runs: readonly RunResult[], 
   };
 }
 
-export function evaluateGoals(ratios: Ratios, reasons: Partial<Record<RatioName, string>> = {}): GoalResult[] {
+export function evaluateGoals(
+  ratios: Ratios,
+  reasons: Partial<Record<RatioName, string>> = {},
+  goals: Readonly<Record<RatioName, Goal>> = GOALS,
+): GoalResult[] {
   return RATIO_NAMES.map((name) => {
-    const goal = GOALS[name];
+    const goal = goals[name];
     const value = ratios[name];
     const met = value === null ? null : goal.comparison === '>=' ? value >= goal.target : value <= goal.target;
     const reason = value === null ? (reasons[name] ?? 'not measured (its runs are missing or failed)') : reasons[name];
@@ -329,6 +364,30 @@ export function consistencyWarnings(runs: readonly RunResult[]): string[] {
   return [...warnings];
 }
 
+export interface ImageTokenParity {
+  readonly detail: Detail;
+  /** The distinct image token counts each engine's runs reported at this detail level. */
+  readonly ours: readonly number[];
+  readonly transformersJs: readonly number[];
+  /** One count, the same for both engines (null when transformers.js did not run at this detail). */
+  readonly equal: boolean | null;
+}
+
+/** Whether both engines saw the same number of image tokens at each detail level (ours includes ours-stock). */
+export function imageTokenParity(runs: readonly RunResult[]): ImageTokenParity[] {
+  const counts = (detail: Detail, theirs: boolean) =>
+    [...new Set(runs.filter((r) => r.scenario.detail === detail && (r.engine === 'transformers.js') === theirs).map((r) => r.imageTokens))].sort(
+      (a, b) => a - b,
+    );
+  return (['low', 'high'] as const)
+    .map((detail) => ({ detail, ours: counts(detail, false), transformersJs: counts(detail, true) }))
+    .filter((p) => p.ours.length > 0 || p.transformersJs.length > 0)
+    .map((p) => ({
+      ...p,
+      equal: p.transformersJs.length === 0 ? null : p.ours.length === 1 && p.transformersJs.length === 1 && p.ours[0] === p.transformersJs[0],
+    }));
+}
+
 /** Share of the machine other processes may take before a row's figures are called into question. */
 export const NOISY_OTHER_CPU = 0.1;
 
@@ -348,20 +407,26 @@ export function buildReport(inputs: BenchInputs): BenchReport {
   // the median, not the best run, so that a single lucky run does not set it.
   const probes = inputs.bandwidth.map((b) => b.gbPerSecond);
   const bandwidthGbPerSecond = probes.length ? Math.max(...probes) : null;
+  const keys = keyScenarios(inputs.family);
   const rows = aggregate(inputs.runs, inputs.model, bandwidthGbPerSecond);
-  const ratios = computeRatios(rows, inputs.runs, bandwidthGbPerSecond);
+  const ratios = computeRatios(rows, inputs.runs, bandwidthGbPerSecond, keys);
   const followUp = summarizeFollowUp(inputs.runs);
   const reasons: Partial<Record<RatioName, string>> = {
     followUpTtftRatio: followUp.note,
-    ...(bandwidthGbPerSecond === null ? { rooflineFraction: 'not measured: the bandwidth probe failed' } : {}),
+    ...(inputs.device !== 'cpu'
+      ? { rooflineFraction: `not measured: decoding ran on ${inputs.device}, and the probe measures host memory bandwidth` }
+      : bandwidthGbPerSecond === null
+        ? { rooflineFraction: 'not measured: the bandwidth probe failed' }
+        : {}),
   };
   return {
     ...inputs,
     bandwidthGbPerSecond,
     rows,
     ratios,
-    goals: evaluateGoals(ratios, reasons),
+    goals: evaluateGoals(ratios, reasons, goalsFor(keys)),
     followUp,
+    imageTokenParity: imageTokenParity(inputs.runs),
     warnings: [
       ...consistencyWarnings(inputs.runs),
       ...noiseWarnings(rows),
@@ -444,6 +509,25 @@ export function formatRows(rows: readonly Row[]): string {
   );
 }
 
+/** The image line: the capture, and for pre-sized images what each detail level read and whether the tokens agree. */
+export function formatImageLine(report: Pick<BenchReport, 'image' | 'detailImages' | 'question' | 'imageTokenParity'>): string {
+  const question = `question: "${report.question}"`;
+  const images = report.detailImages;
+  if (!images) return `image: ${report.image.width}×${report.image.height} screenshot-like PNG; ${question}`;
+  const parity = report.imageTokenParity
+    .map((p) => {
+      const list = (counts: readonly number[]) => (counts.length ? counts.map((c) => formatNumber(c)).join('/') : '—');
+      const verdict = p.equal === null ? 'transformers.js not run' : p.equal ? 'equal' : 'DIFFERENT';
+      return `${p.detail} ${list(p.ours)} ours, ${list(p.transformersJs)} transformers.js (${verdict})`;
+    })
+    .join('; ');
+  return (
+    `image: a ${report.image.width}×${report.image.height} capture, fed to both engines already at the size our per-detail pixel ` +
+    `budget gives it (low ${images.low.width}×${images.low.height}, high ${images.high.width}×${images.high.height}), which ` +
+    `transformers.js's default max_pixels keeps as it is; image tokens: ${parity || 'no runs'}; ${question}`
+  );
+}
+
 export function formatReport(report: BenchReport): string {
   const m = report.machine;
   const out: string[] = [];
@@ -453,13 +537,14 @@ export function formatReport(report: BenchReport): string {
       `${formatNumber(m.totalMemoryBytes / 2 ** 30, 1)} GiB, LLC ${m.lastLevelCacheBytes ? `${formatNumber(m.lastLevelCacheBytes / 2 ** 20)} MiB` : '?'}; ` +
       `${m.platform}-${m.arch}, node ${m.node}, onnxruntime-node ${m.onnxruntimeNode}, transformers.js ${m.transformersJs}`,
     `load average (1/5/15 min): start ${m.loadAverageStart.map((v) => v.toFixed(2)).join(' ')}, ` +
-      `end ${m.loadAverageEnd.map((v) => v.toFixed(2)).join(' ')}; threads per engine: ${report.threads}`,
-    `model: ${report.model.dir} (random weights, SmolVLM-256M shapes; eos → id ${report.model.eosTokenId}, never a real token)` +
+      `end ${m.loadAverageEnd.map((v) => v.toFixed(2)).join(' ')}; threads per engine: ${report.threads}` +
+      (report.device === 'cpu' ? '' : `; device: ${report.device}`),
+    `model: ${report.model.dir} (random weights, ${report.model.shapes}; eos → id ${report.model.eosTokenId}, never a real token)` +
       (report.model.generated ? `, generated this run in ${formatNumber(report.model.generateSeconds)} s` : ''),
     `decoder weight bytes: ${(['fp32', 'q8', 'q4'] as const)
       .map((p) => `${p} ${formatNumber(report.model.decoderWeightBytes[p] / MB)} MB`)
       .join(', ')}; KV per context token ${formatNumber(report.model.kvBytesPerContextToken.fp32)} B (fp32)`,
-    `image: ${report.image.width}×${report.image.height} screenshot-like PNG; question: "${report.question}"`,
+    formatImageLine(report),
     `memory bandwidth (ORT fp32 GEMV over ${report.bandwidth[0] ? formatNumber(report.bandwidth[0].bytes / 2 ** 20) : '?'} MiB): ` +
       `${report.bandwidth.map((b) => `${formatNumber(b.gbPerSecond, 1)} GB/s (best ${formatNumber(b.bestGbPerSecond, 1)})`).join(', ')}` +
       ` → ${formatNumber(report.bandwidthGbPerSecond, 1)} GB/s (quietest probe) used for the roofline`,

@@ -1,11 +1,14 @@
 /**
- * npm run bench [-- --quick] [--json] [--out FILE] [--threads N] [--model-dir DIR]
+ * npm run bench [-- --quick] [--json] [--out FILE] [--threads N] [--model-dir DIR] [--family smolvlm|qwen2.5-vl]
+ *   [--layers N] [--device cpu|webgpu|cuda]
  *
  * Decode speed, time to first token and memory of our engine against transformers.js on a random-weight model with
- * the real SmolVLM-256M shapes, with the machine's memory bandwidth as the yardstick. Progress goes to stderr; the
- * table (or, with --json, one JSON object) goes to stdout: use `npm run -s bench -- --json` to keep npm's banner out
- * of it, or --out FILE. Missed goals are reported, never turned into a failure. The model (~1.5 GB) and the bandwidth
- * probe (~1 GB) are cached under .cache/bench/; delete a file there to rebuild it.
+ * the real SmolVLM-256M shapes (default) or Qwen2.5-VL-3B's text shapes at reduced depth (--family qwen2.5-vl,
+ * --layers, default 4), with the machine's memory bandwidth as the yardstick. Progress goes to stderr; the table
+ * (or, with --json, one JSON object) goes to stdout: use `npm run -s bench -- --json` to keep npm's banner out of it,
+ * or --out FILE. Missed goals are reported, never turned into a failure. The models (SmolVLM ~1.5 GB, Qwen at 4
+ * layers ~6.7 GB) and the bandwidth probe (~1 GB) are cached under .cache/bench/; delete a file there to rebuild it.
+ * --device passes a GPU provider to both engines (for a GPU machine; the roofline is then not measured).
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -13,51 +16,14 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { physicalCores } from '../native-models/runtime/threads.js';
-import { writeScreenshotLike } from '../test/support/images.js';
+import { parseBenchArgs, USAGE, type Args } from './args.js';
 import { lastLevelCacheBytes, measureBandwidth, type BandwidthResult } from './bandwidth.js';
-import { BENCH_PRECISIONS, decoderWeightBytes, DEFAULT_MODEL_DIR, ensureBenchModel, type BenchPrecision } from './model.js';
+import { benchImages } from './images.js';
+import { BENCH_PRECISIONS, decoderWeightBytes, ensureBenchModel, modelSource, type BenchPrecision } from './model.js';
 import { benchPlan, QUESTION, type Phase, repeatsOf } from './plan.js';
 import { buildReport, formatReport, kvBytesPerContextToken, reportJson, type MachineInfo, type ModelInfo } from './report.js';
-import type { Engine, RunResult, Scenario, WorkerReply, WorkerRequest, WorkerSummary } from './types.js';
-
-const USAGE = 'usage: npm run bench -- [--quick] [--json] [--out FILE] [--threads N] [--model-dir DIR]';
-const IMAGE = { width: 1920, height: 1080 };
-
-interface Args {
-  readonly quick: boolean;
-  readonly json: boolean;
-  readonly out: string | undefined;
-  readonly threads: number;
-  readonly modelDir: string;
-}
-
-function parse(argv: string[]): Args | undefined {
-  const { values } = parseArgs({
-    args: argv,
-    strict: true,
-    allowPositionals: false,
-    options: {
-      quick: { type: 'boolean', default: false },
-      json: { type: 'boolean', default: false },
-      out: { type: 'string' },
-      threads: { type: 'string' },
-      'model-dir': { type: 'string' },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-  });
-  if (values.help) return undefined;
-  const threads = values.threads === undefined ? physicalCores() : Number(values.threads);
-  if (!Number.isInteger(threads) || threads < 1 || threads > 256) throw new Error(`--threads must be a whole number from 1 to 256, got ${values.threads}`);
-  return {
-    quick: values.quick,
-    json: values.json,
-    out: values.out,
-    threads,
-    modelDir: path.resolve(values['model-dir'] ?? DEFAULT_MODEL_DIR),
-  };
-}
+import type { DetailImages, Engine, RunResult, Scenario, WorkerReply, WorkerRequest, WorkerSummary } from './types.js';
 
 const log = (line: string): void => void process.stderr.write(`${line}\n`);
 
@@ -171,7 +137,7 @@ const label = (s: Scenario) => `${s.precision} ${s.detail} ${s.maxNewTokens} new
 async function runPhase(
   phase: Phase,
   args: Args,
-  image: string,
+  images: DetailImages,
   sink: { runs: RunResult[]; workers: WorkerSummary[]; errors: string[] },
 ): Promise<void> {
   const engines: Engine[] = ['ours', 'ours-stock', 'transformers.js'];
@@ -188,8 +154,9 @@ async function runPhase(
         engine,
         modelDir: args.modelDir,
         precision: phase.precision,
+        device: args.device,
         threads: args.threads,
-        image,
+        images,
         question: QUESTION,
       });
       workers.set(engine, worker);
@@ -252,7 +219,7 @@ async function probe(args: Args, cacheDir: string, sink: { bandwidth: BandwidthR
 async function main(): Promise<void> {
   let args: Args | undefined;
   try {
-    args = parse(process.argv.slice(2));
+    args = parseBenchArgs(process.argv.slice(2));
   } catch (error) {
     console.error(`${(error as Error).message}\n${USAGE}`);
     process.exitCode = 2;
@@ -265,26 +232,33 @@ async function main(): Promise<void> {
   const started = performance.now();
   const startedAt = new Date().toISOString();
   const loadAverageStart = os.loadavg();
-  log(`bench (${args.quick ? 'quick' : 'full'}), ${args.threads} threads per engine, load average ${loadAverageStart.map((v) => v.toFixed(2)).join(' ')}`);
+  log(
+    `bench (${args.quick ? 'quick' : 'full'}, ${args.family}${args.layers ? `, ${args.layers} layers` : ''}` +
+      `${args.device === 'cpu' ? '' : `, ${args.device}`}), ${args.threads} threads per engine, ` +
+      `load average ${loadAverageStart.map((v) => v.toFixed(2)).join(' ')}`,
+  );
 
-  const model = await ensureBenchModel(args.modelDir, undefined, log);
+  const model = await ensureBenchModel(args.modelDir, modelSource(args.family, args.layers), log);
   const cacheDir = path.dirname(args.modelDir);
   mkdirSync(cacheDir, { recursive: true });
-  const image = path.join(cacheDir, `screenshot-${IMAGE.width}x${IMAGE.height}.png`);
-  if (!existsSync(image)) await writeScreenshotLike(image, IMAGE.width, IMAGE.height);
+  const images = await benchImages(args.family, model.dir, cacheDir);
+  const files: DetailImages = { low: images.perDetail.low.file, high: images.perDetail.high.file };
 
   const sink = { runs: [] as RunResult[], workers: [] as WorkerSummary[], errors: [] as string[], bandwidth: [] as BandwidthResult[] };
   // Bandwidth before each phase and at the end (a couple of seconds each): the roofline takes the quietest probe,
-  // and a spread between probes says the machine's load changed during the run.
-  for (const phase of benchPlan(args.quick)) {
-    await probe(args, cacheDir, sink);
-    await runPhase(phase, args, image, sink);
+  // and a spread between probes says the machine's load changed during the run. The probe measures host memory, so
+  // a run on a GPU skips it.
+  const cpu = args.device === 'cpu';
+  for (const phase of benchPlan(args.quick, args.family)) {
+    if (cpu) await probe(args, cacheDir, sink);
+    await runPhase(phase, args, files, sink);
   }
-  await probe(args, cacheDir, sink);
+  if (cpu) await probe(args, cacheDir, sink);
 
-  const text = model.dims.text;
+  const text = model.text;
   const modelInfo: ModelInfo = {
     dir: model.dir,
+    shapes: model.shapes,
     generated: model.generated,
     generateSeconds: model.generateSeconds,
     eosTokenId: model.eosTokenId,
@@ -303,10 +277,13 @@ async function main(): Promise<void> {
     startedAt,
     durationSeconds: (performance.now() - started) / 1000,
     quick: args.quick,
+    family: args.family,
+    device: args.device,
     threads: args.threads,
     machine: machineInfo(loadAverageStart),
     model: modelInfo,
-    image: { file: image, ...IMAGE },
+    image: images.preSized ? images.capture : images.perDetail.high,
+    ...(images.preSized ? { detailImages: images.perDetail } : {}),
     question: QUESTION,
     bandwidth: sink.bandwidth,
     runs: sink.runs,

@@ -4,7 +4,7 @@
  */
 import type { BenchPrecision } from './model.js';
 import { cpuSnapshot, loadAverage as currentLoad, noiseBetween } from './noise.js';
-import type { EngineRunner, RunResult, Scenario } from './types.js';
+import type { BenchDevice, DetailImages, EngineRunner, RunResult, Scenario } from './types.js';
 
 // transformers.js types its processor and models loosely; these are the few members the bench touches.
 interface TjsTensor {
@@ -45,17 +45,20 @@ function timeSession(session: TjsSession): { total: () => number; reset: () => v
 export async function openTransformersJs(options: {
   modelDir: string;
   precision: BenchPrecision;
+  device: BenchDevice;
   threads: number;
-  image: string;
+  images: DetailImages;
   question: string;
 }): Promise<EngineRunner> {
   const tf = await import('@huggingface/transformers');
   tf.env.allowRemoteModels = false;
   const start = performance.now();
   const processor = (await tf.AutoProcessor.from_pretrained(options.modelDir, { local_files_only: true })) as unknown as TjsProcessor;
-  const model = (await tf.AutoModelForVision2Seq.from_pretrained(options.modelDir, {
+  // ImageTextToText maps every family the bench runs (smolvlm → the same SmolVLMForConditionalGeneration class that
+  // AutoModelForVision2Seq gives; qwen2_5_vl → Qwen2_5_VLForConditionalGeneration, which Vision2Seq does not list).
+  const model = (await tf.AutoModelForImageTextToText.from_pretrained(options.modelDir, {
     dtype: options.precision,
-    device: 'cpu',
+    device: options.device,
     local_files_only: true,
     // Passed straight to InferenceSession.create (src/models/session.js); the same settings as our engine's sessions
     // (native-models/runtime/session.ts), so the comparison is engine against engine, not thread count against thread count.
@@ -89,8 +92,9 @@ export async function openTransformersJs(options: {
     const started = performance.now();
     const messages = [{ role: 'user', content: [{ type: 'image' }, { type: 'text', text: options.question }] }];
     const text = processor.apply_chat_template(messages, { add_generation_prompt: true });
-    const raw = await tf.RawImage.read(options.image);
-    // Low detail = one 512² frame (no splitting), high = tiles plus the global frame: what our detail option maps to.
+    const raw = await tf.RawImage.read(options.images[detail]);
+    // SmolVLM: low detail = one 512² frame (no splitting), high = tiles plus the global frame: what our detail option
+    // maps to. Qwen's processor ignores the option: its detail levels are the pre-sized images (see bench/images.ts).
     const inputs = await processor(text, [raw], { do_image_splitting: detail === 'high' });
     const preprocessMs = performance.now() - started;
     await model.generate({

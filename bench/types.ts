@@ -6,6 +6,17 @@ import type { Noise } from './noise.js';
 export type Engine = 'ours' | 'ours-stock' | 'transformers.js';
 export type Detail = 'low' | 'high';
 
+/** The model families the bench can generate and run (`--family`). */
+export const BENCH_FAMILIES = ['smolvlm', 'qwen2.5-vl'] as const;
+export type BenchFamily = (typeof BENCH_FAMILIES)[number];
+
+/** Where both engines run (`--device`). Only the CPU has a bandwidth roofline: the probe measures host memory. */
+export const BENCH_DEVICES = ['cpu', 'webgpu', 'cuda'] as const;
+export type BenchDevice = (typeof BENCH_DEVICES)[number];
+
+/** The image each detail level is asked about: one capture for SmolVLM, a pre-sized one per detail for Qwen. */
+export type DetailImages = Readonly<Record<Detail, string>>;
+
 /** One generation to time: the same request is sent to both engines. */
 export interface Scenario {
   readonly precision: BenchPrecision;
@@ -74,8 +85,9 @@ export type WorkerRequest =
       readonly engine: Engine;
       readonly modelDir: string;
       readonly precision: BenchPrecision;
+      readonly device: BenchDevice;
       readonly threads: number;
-      readonly image: string;
+      readonly images: DetailImages;
       readonly question: string;
     }
   | { readonly type: 'run'; readonly scenario: Scenario }

@@ -175,6 +175,8 @@ describe('bench report', () => {
       startedAt: '2026-01-01T00:00:00.000Z',
       durationSeconds: 100,
       quick: true,
+      family: 'smolvlm',
+      device: 'cpu',
       threads: 2,
       machine: {
         cpuModel: 'Test CPU',
@@ -190,7 +192,7 @@ describe('bench report', () => {
         loadAverageStart: [1, 1, 1],
         loadAverageEnd: [2, 2, 2],
       },
-      model: { dir: '/m', generated: false, generateSeconds: 0, eosTokenId: 49279, vocabSize: 49280, ...model },
+      model: { dir: '/m', shapes: 'SmolVLM-256M shapes', generated: false, generateSeconds: 0, eosTokenId: 49279, vocabSize: 49280, ...model },
       image: { file: '/i.png', width: 1920, height: 1080 },
       question: 'q',
       bandwidth: [

@@ -1,0 +1,73 @@
+/** The bench's command line (pure: no I/O beyond the thread count default, so it can be unit-tested). */
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { physicalCores } from '../native-models/runtime/threads.js';
+import { DEFAULT_QWEN_LAYERS, defaultModelDir, QWEN_FULL_LAYERS } from './model.js';
+import { BENCH_DEVICES, BENCH_FAMILIES, type BenchDevice, type BenchFamily } from './types.js';
+
+export const USAGE =
+  'usage: npm run bench -- [--quick] [--json] [--out FILE] [--threads N] [--model-dir DIR] ' +
+  `[--family ${BENCH_FAMILIES.join('|')}] [--layers N (qwen2.5-vl: 1 to ${QWEN_FULL_LAYERS}, default ${DEFAULT_QWEN_LAYERS})] ` +
+  `[--device ${BENCH_DEVICES.join('|')}]`;
+
+export interface Args {
+  readonly quick: boolean;
+  readonly json: boolean;
+  readonly out: string | undefined;
+  readonly threads: number;
+  readonly modelDir: string;
+  readonly family: BenchFamily;
+  /** Decoder layers of the Qwen model; undefined for SmolVLM (its real 30). */
+  readonly layers: number | undefined;
+  readonly device: BenchDevice;
+}
+
+function oneOf<T extends string>(name: string, value: string | undefined, allowed: readonly T[], fallback: T): T {
+  if (value === undefined) return fallback;
+  if (!(allowed as readonly string[]).includes(value)) throw new Error(`--${name} must be one of ${allowed.join(', ')}, got ${value}`);
+  return value as T;
+}
+
+/** Parses the arguments after `npm run bench --`; undefined for --help. Throws a one-line error on bad input. */
+export function parseBenchArgs(argv: readonly string[]): Args | undefined {
+  const { values } = parseArgs({
+    args: [...argv],
+    strict: true,
+    allowPositionals: false,
+    options: {
+      quick: { type: 'boolean', default: false },
+      json: { type: 'boolean', default: false },
+      out: { type: 'string' },
+      threads: { type: 'string' },
+      'model-dir': { type: 'string' },
+      family: { type: 'string' },
+      layers: { type: 'string' },
+      device: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) return undefined;
+  const threads = values.threads === undefined ? physicalCores() : Number(values.threads);
+  if (!Number.isInteger(threads) || threads < 1 || threads > 256) throw new Error(`--threads must be a whole number from 1 to 256, got ${values.threads}`);
+  const family = oneOf('family', values.family, BENCH_FAMILIES, 'smolvlm');
+  const device = oneOf('device', values.device, BENCH_DEVICES, 'cpu');
+  let layers: number | undefined;
+  if (family === 'smolvlm') {
+    if (values.layers !== undefined) throw new Error('--layers applies to --family qwen2.5-vl only (the SmolVLM bench model keeps its 30 layers)');
+  } else {
+    layers = values.layers === undefined ? DEFAULT_QWEN_LAYERS : Number(values.layers);
+    if (!Number.isInteger(layers) || layers < 1 || layers > QWEN_FULL_LAYERS) {
+      throw new Error(`--layers must be a whole number from 1 to ${QWEN_FULL_LAYERS}, got ${values.layers}`);
+    }
+  }
+  return {
+    quick: values.quick,
+    json: values.json,
+    out: values.out,
+    threads,
+    modelDir: path.resolve(values['model-dir'] ?? defaultModelDir(family, layers)),
+    family,
+    layers,
+    device,
+  };
+}
