@@ -11,6 +11,7 @@ await runCli(async () => {
     precision: command.precision,
     device: command.device,
     ...(command.threads !== undefined ? { threads: command.threads } : {}),
+    ...(command.maxPixels !== undefined ? { imagePixels: { [command.detail]: command.maxPixels } } : {}),
   });
   try {
     const conversation = model.startConversation({

@@ -15,13 +15,15 @@ export interface AskCommand {
   readonly device: Device;
   readonly threads: number | undefined;
   readonly detail: ImageDetail;
+  /** Most pixels an image keeps (families that resize to a budget: Qwen2-VL); undefined: the engine's default. */
+  readonly maxPixels: number | undefined;
   readonly json: boolean;
   readonly generation: GenerationOptions;
 }
 
 export const askUsage =
   'usage: npm run ask -- --model DIR [--image FILE] [--max-new-tokens N] [--temperature T] [--top-p P] [--top-k K] ' +
-  '[--repetition-penalty R] [--seed S] [--no-cache] [--precision P] [--device D] [--threads N] [--detail low|high] ' +
+  '[--repetition-penalty R] [--seed S] [--no-cache] [--precision P] [--device D] [--threads N] [--detail low|high] [--max-pixels N] ' +
   '[--json] "question" [--follow-up "question" ...]';
 
 function number(flag: string, value: string | undefined): number | undefined {
@@ -61,6 +63,7 @@ export function parseAskArgs(argv: readonly string[]): AskCommand {
         device: { type: 'string', default: 'cpu' },
         threads: { type: 'string' },
         detail: { type: 'string', default: 'high' },
+        'max-pixels': { type: 'string' },
         json: { type: 'boolean' },
         'follow-up': { type: 'string', multiple: true },
       },
@@ -93,6 +96,7 @@ export function parseAskArgs(argv: readonly string[]): AskCommand {
     device: oneOf('device', values.device, devices),
     threads: number('threads', values.threads),
     detail: oneOf('detail', values.detail, imageDetails),
+    maxPixels: number('max-pixels', values['max-pixels']),
     json: values.json ?? false,
     generation: Object.fromEntries(Object.entries(generation).filter(([, v]) => v !== undefined)),
   };

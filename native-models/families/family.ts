@@ -47,10 +47,17 @@ export interface ModelFamily {
   positions(images: readonly PreparedImage[]): PositionIds;
 }
 
+/**
+ * Most pixels an image may keep at each detail level, for families that resize to a pixel budget (Qwen2-VL). SmolVLM
+ * cuts fixed-size frames instead; its detail levels choose the tiling, and it does not read this.
+ */
+export type ImagePixelBudget = Partial<Record<ImageDetail, number>>;
+
 export interface FamilyContext {
   readonly dir: string;
   readonly configs: ModelConfigs;
   readonly tokenizer: TextTokenizer;
+  readonly imagePixels?: ImagePixelBudget;
 }
 
 export interface FamilyDefinition {

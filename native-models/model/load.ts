@@ -3,10 +3,13 @@ import { openGraphs, releaseGraphs, type ModelGraphs } from './graphs.js';
 import { listPrecisions, resolveModelFiles, type Precision } from './layout.js';
 import { ScreenAskError } from './errors.js';
 import { createFamily } from '../families/registry.js';
-import type { ModelFamily } from '../families/family.js';
+import type { ImagePixelBudget, ModelFamily } from '../families/family.js';
 import type { Device } from '../runtime/session.js';
 import { ImageFeatureCache } from '../conversation/image-cache.js';
 import { loadTokenizer, type TextTokenizer } from '../text/tokenizer.js';
+
+/** One 28×28 block: the smallest image a pixel budget can leave (one image token for Qwen2-VL). */
+const MIN_IMAGE_PIXELS = 28 * 28;
 
 export interface LoadOptions {
   /** A precision the directory holds, or `auto` to pick the best one present for the device. */
@@ -19,6 +22,11 @@ export interface LoadOptions {
    * the stock graph's). Off runs the export exactly as shipped, for comparison.
    */
   readonly rewriteDecoder?: boolean;
+  /**
+   * Most pixels an image keeps per detail level, for families that resize to a budget (Qwen2-VL: the default is about
+   * 0.4 MP at low and 1.6 MP at high detail, far below the exports' 12.8 MP, which a screenshot never needs).
+   */
+  readonly imagePixels?: ImagePixelBudget;
   /** The GPU providers `device: 'auto'` tries, best first, before falling back to the CPU (default: per platform). */
   readonly autoProviders?: readonly Exclude<Device, 'auto' | 'cpu'>[];
 }
@@ -62,9 +70,14 @@ export async function openModel(dir: string, options: LoadOptions = {}): Promise
   if (options.threads !== undefined && (!Number.isInteger(options.threads) || options.threads < 1 || options.threads > 256)) {
     throw new ScreenAskError(`Invalid setting threads: must be a whole number from 1 to 256 (got ${options.threads}).`);
   }
+  for (const [detail, pixels] of Object.entries(options.imagePixels ?? {})) {
+    if (!Number.isInteger(pixels) || pixels < MIN_IMAGE_PIXELS) {
+      throw new ScreenAskError(`Invalid setting imagePixels.${detail}: a whole number of pixels, at least ${MIN_IMAGE_PIXELS} (got ${pixels}).`);
+    }
+  }
   const configs = await readModelConfigs(dir);
   const tokenizer = await loadTokenizer(dir);
-  const family = await createFamily({ dir, configs, tokenizer });
+  const family = await createFamily({ dir, configs, tokenizer, ...(options.imagePixels ? { imagePixels: options.imagePixels } : {}) });
   const dims = textDims(configs.config);
   const graphs = await openGraphs(
     files,

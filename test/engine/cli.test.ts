@@ -71,6 +71,8 @@ describe('npm run ask', () => {
     [['--model', 'MODEL', '--top-p', 'lots', 'q'], /^error: Invalid value for --top-p/],
     [['--model', 'MODEL', '--precision', 'q4', 'q'], /^error: Model in .* has no q4 files/],
     [['--model', 'MODEL', 'q', '--follow-up', ' '], /^error: Empty --follow-up question/],
+    [['--model', 'MODEL', '--max-pixels', '10', 'q'], /^error: Invalid setting imagePixels\.high: .*\(got 10\)/],
+    [['--model', 'MODEL', '--max-pixels', 'many', 'q'], /^error: Invalid value for --max-pixels/],
   ])('bad input %j exits 1 with one line and no stack trace', async (args, message) => {
     const notImage = path.join(root, 'notes.txt');
     await writeFile(notImage, 'hello');

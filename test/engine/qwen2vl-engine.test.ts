@@ -130,6 +130,22 @@ describe.each(FAMILIES)('%s', (family) => {
     expect(custom.imageTokenCount({ width: 1920, height: 1080 }, 'low')).toBe(480);
   });
 
+  it('takes a pixel budget from the load options, and the answer uses it', async () => {
+    const model = await loadModel(fixtures.get(family)!.dir, { precision: 'fp32', imagePixels: { high: 200_000 } });
+    try {
+      const tokens = model.imageTokenCount({ width: 1920, height: 1080 }, 'high');
+      expect(tokens).toBeLessThan(1980);
+      expect(tokens * 28 * 28).toBeLessThanOrEqual(200_000);
+      expect((await ask(model, images.screenshot, 'high')).stats.imageTokens).toBe(tokens);
+      expect(model.imageTokenCount({ width: 1920, height: 1080 }, 'low')).toBe(480);
+    } finally {
+      await model.dispose();
+    }
+    await expect(loadModel(fixtures.get(family)!.dir, { imagePixels: { low: 100 } })).rejects.toThrow(
+      /^Invalid setting imagePixels\.low: a whole number of pixels, at least 784 \(got 100\)\.$/,
+    );
+  });
+
   it('answers a text-only question, cached exactly as uncached', async () => {
     const model = modelOf(family);
     const cached = await ask(model, undefined, 'high');
