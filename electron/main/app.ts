@@ -314,7 +314,8 @@ export class ScreenAskApp {
       return this.#run(askId, sender, {
         question: request.question,
         ...(frame ? { image: frame.png } : {}),
-        ...(request.detail ? { detail: request.detail } : {}),
+        // The page may choose per question; otherwise the Image detail setting decides.
+        detail: request.detail ?? this.#deps.settings.get().imageDetail,
         conversationId: askId,
         followUp: false,
       });

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildRenderer } from '../../harness/build-renderer.js';
 import { startHarness, type Harness } from '../../harness/server.js';
 import { findChromium } from '../../scripts/ensure-chromium.mjs';
+import { writeQwen2VlModel } from '../fixtures/qwen2vl/generate.js';
 import { writeSmolVlmModel } from '../fixtures/smolvlm/generate.js';
 import { fakeSha, folderFiles, startFakeHub, type FakeHub } from '../support/fake-hub.js';
 import { repoRoot } from '../support/run-script.js';
@@ -32,6 +33,7 @@ const artifacts = path.join(repoRoot, 'artifacts', 'e2e');
 let root: string;
 let scriptedModel: string;
 let randomModel: string;
+let qwenModel: string;
 let scriptedTokens: number;
 let hub: FakeHub;
 let harness: Harness;
@@ -48,6 +50,8 @@ beforeAll(async () => {
   scriptedTokens = scripted.scriptedAnswer!.tokenIds.length;
   randomModel = path.join(root, 'random');
   await writeSmolVlmModel(randomModel, { precisions: ['fp32'], seed: 5 });
+  qwenModel = path.join(root, 'qwen2.5-vl');
+  await writeQwen2VlModel(qwenModel, { family: 'qwen2_5_vl', precisions: ['fp32', 'q8'] });
   hub = await startFakeHub({ repos: { [CATALOGUE_REPO]: { sha: fakeSha('e2e'), files: await folderFiles(randomModel) } } });
   harness = await startHarness({
     rendererDir,
@@ -230,6 +234,25 @@ describe('the renderer in Chromium, against the real model process', () => {
     expect(generated).toBeGreaterThan(0);
     expect(generated).toBeLessThan(8000);
     await page.evaluate((model) => window.screenask.setSettings({ model, maxNewTokens: null }), scriptedModel);
+    await waitForModel(scriptedModel);
+  });
+
+  it('runs a Qwen2.5-VL model: its precisions and image-token costs in Settings, an answer about a capture', async () => {
+    await page.evaluate((model) => window.screenask.setSettings({ model }), qwenModel);
+    await waitForModel(qwenModel);
+    await openSettings();
+    const precision = page.getByRole('combobox', { name: 'Precision' });
+    expect(await precision.locator('option').allTextContents()).toHaveLength(3); // auto, fp32, q8
+    const detail = page.getByRole('combobox', { name: 'Image detail' });
+    expect(await detail.locator('option').allTextContents()).toEqual(['Low — 480 image tokens', 'High — 1980 image tokens']);
+    await page.evaluate(() => (location.hash = '#ask'));
+    await captureAndAsk('What does this error mean?');
+    // The sample screen is 1280×720: 840×448 at low detail, 480 image tokens (the default detail is low).
+    expect(await lastStats(1)).toMatch(/\d+ tokens .*cache on/);
+    expect(await page.evaluate(() => new Promise<number | undefined>((resolve) => {
+      void window.screenask.subscribeStatus((status) => resolve(status.lastAnswers.cacheOn?.imageTokens));
+    }))).toBe(480);
+    await page.evaluate((model) => window.screenask.setSettings({ model }), scriptedModel);
     await waitForModel(scriptedModel);
   });
 

@@ -60,6 +60,16 @@ describe('app', () => {
     expect(t.engine.asks[1]!.options).toEqual({ useCache: false, temperature: 0, topK: 5 });
   });
 
+  it('asks at the Image detail setting unless the page chose a detail for the question', async () => {
+    const t = setup({ settings: { imageDetail: 'low' } });
+    await t.start();
+    await t.invoke(IpcChannel.ask, { question: 'q' });
+    await t.invoke(IpcChannel.setSettings, { imageDetail: 'high' });
+    await t.invoke(IpcChannel.ask, { question: 'q' });
+    await t.invoke(IpcChannel.ask, { question: 'q', detail: 'low' });
+    expect(t.engine.asks.map((a) => a.detail)).toEqual(['low', 'high', 'low']);
+  });
+
   it('remembers the latest answer with the cache on and with it off, and publishes them', async () => {
     const t = setup();
     await t.start();
