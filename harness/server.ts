@@ -130,6 +130,8 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
     },
     notify: (message) => log(`notify: ${message}`),
     pickFolder: async () => null,
+    // A browser opens links itself; the page falls back to showing the address.
+    openLink: async () => false,
     newId: () => randomUUID(),
     log,
   });

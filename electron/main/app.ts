@@ -146,6 +146,8 @@ export interface AppDeps {
   readonly notify: (message: string, fixUrl?: string) => void;
   /** The system's folder picker; null when the user cancels. */
   readonly pickFolder: () => Promise<string | null>;
+  /** Asks the user whether to open this web address in the browser, and does so if they agree; true when opened. */
+  readonly openLink: (url: string) => Promise<boolean>;
   readonly newId: () => string;
   readonly log: (message: string) => void;
 }
@@ -372,6 +374,7 @@ export class ScreenAskApp {
       if (this.#deps.settings.get().model === id) void this.#loader.reload();
     },
     pickFolder: async () => this.#deps.pickFolder(),
+    openLink: async ({ url }) => this.#deps.openLink(url),
     listHistory: async ({ query }) => this.#deps.history.list(query),
     deleteHistory: async ({ id }) => this.#deps.history.delete(id),
     clearHistory: async () => this.#deps.history.clear(),

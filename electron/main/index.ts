@@ -128,6 +128,22 @@ async function main(): Promise<void> {
       const { canceled, filePaths } = await dialog.showOpenDialog({ title: 'Import a model folder', properties: ['openDirectory'] });
       return canceled ? null : (filePaths[0] ?? null);
     },
+    // A link the model wrote is untrusted: show the whole address and let the user decide (the schema allows only
+    // http and https, so nothing but the browser can be launched).
+    openLink: async (url) => {
+      const { response } = await dialog.showMessageBox({
+        type: 'question',
+        title: 'Open link',
+        message: 'Open this address in your browser?',
+        detail: url,
+        buttons: ['Open', 'Cancel'],
+        defaultId: 1,
+        cancelId: 1,
+      });
+      if (response !== 0) return false;
+      await shell.openExternal(url);
+      return true;
+    },
     newId: () => randomUUID(),
     log,
   });

@@ -18,6 +18,7 @@ import {
   type HistoryEntry,
   type HistoryQuery,
   type HistoryRef,
+  type OpenLinkRequest,
   type ImportReportView,
   type ImportRequest,
   type IpcChannelName,
@@ -68,6 +69,7 @@ export interface IpcHandlers {
   listHistory(request: HistoryQuery, sender: SenderLike): Promise<HistoryEntry[]>;
   deleteHistory(request: HistoryRef, sender: SenderLike): Promise<void>;
   clearHistory(sender: SenderLike): Promise<void>;
+  openLink(request: OpenLinkRequest, sender: SenderLike): Promise<boolean>;
   historyScreenshot(request: HistoryRef, sender: SenderLike): Promise<string | null>;
 }
 
@@ -109,6 +111,7 @@ export function registerIpc(deps: IpcDeps): () => void {
     [IpcChannel.importModel]: (p: ImportRequest, s) => handlers.importModel(p, s),
     [IpcChannel.removeModel]: (p: ModelRef, s) => handlers.removeModel(p, s),
     [IpcChannel.pickFolder]: (_p: undefined, s) => handlers.pickFolder(s),
+    [IpcChannel.openLink]: (p: OpenLinkRequest, s) => handlers.openLink(p, s),
     [IpcChannel.listHistory]: (p: HistoryQuery, s) => handlers.listHistory(p, s),
     [IpcChannel.deleteHistory]: (p: HistoryRef, s) => handlers.deleteHistory(p, s),
     [IpcChannel.clearHistory]: (_p: undefined, s) => handlers.clearHistory(s),

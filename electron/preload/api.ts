@@ -48,5 +48,6 @@ export function createScreenAskApi(ipc: IpcRendererLike): ScreenAskApi {
     deleteHistory: (request) => invoke(IpcChannel.deleteHistory, request),
     clearHistory: () => invoke(IpcChannel.clearHistory),
     historyScreenshot: (request) => invoke(IpcChannel.historyScreenshot, request),
+    openLink: (request) => invoke(IpcChannel.openLink, request),
   };
 }

@@ -27,6 +27,8 @@ export const IpcChannel = {
   deleteHistory: 'screenask:delete-history',
   clearHistory: 'screenask:clear-history',
   historyScreenshot: 'screenask:history-screenshot',
+  /** A link in an answer: the user is asked before it opens in the browser. */
+  openLink: 'screenask:open-link',
 } as const;
 export type IpcChannelName = (typeof IpcChannel)[keyof typeof IpcChannel];
 

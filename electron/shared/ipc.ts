@@ -62,6 +62,12 @@ export type PullRequest = z.infer<typeof pullRequestSchema>;
 export const importRequestSchema = z.object({ dir: absoluteFolder }).strict();
 export type ImportRequest = z.infer<typeof importRequestSchema>;
 
+/** Only web links, and not absurdly long ones (the confirmation shows the whole address). */
+export const openLinkRequestSchema = z
+  .object({ url: z.url({ protocol: /^https?$/ }).max(2048) })
+  .strict();
+export type OpenLinkRequest = z.infer<typeof openLinkRequestSchema>;
+
 export const historyQuerySchema = z.object({ query: z.string().max(200).optional() }).strict();
 export type HistoryQuery = z.infer<typeof historyQuerySchema>;
 export const historyRefSchema = z.object({ id }).strict();
@@ -229,6 +235,7 @@ export const fixedPayloadSchemas = {
   [IpcChannel.deleteHistory]: historyRefSchema,
   [IpcChannel.clearHistory]: emptySchema,
   [IpcChannel.historyScreenshot]: historyRefSchema,
+  [IpcChannel.openLink]: openLinkRequestSchema,
 } as const;
 
 /** The API the preload exposes as `window.screenask`. */
@@ -257,4 +264,6 @@ export interface ScreenAskApi {
   clearHistory(): Promise<void>;
   /** The kept screenshot as a data URL, or null when none was kept. */
   historyScreenshot(request: HistoryRef): Promise<string | null>;
+  /** Asks the user, showing the whole address, then opens the link in the browser; true when it was opened. */
+  openLink(request: OpenLinkRequest): Promise<boolean>;
 }

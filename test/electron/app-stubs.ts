@@ -218,6 +218,7 @@ export function setup(options: SetupOptions = {}) {
   const notify = vi.fn();
   const log = vi.fn();
   const pickFolder = vi.fn(async (): Promise<string | null> => '/home/me/my-finetune');
+  const openLink = vi.fn(async (_url: string) => true);
   const captureScreen = vi.fn(options.capture ?? (async () => stubFrame('frame')));
   let n = 0;
   const screenAsk = new ScreenAskApp({
@@ -245,6 +246,7 @@ export function setup(options: SetupOptions = {}) {
     },
     notify,
     pickFolder,
+    openLink,
     newId: () => `id${++n}`,
     log,
     ...options.services,
@@ -261,7 +263,7 @@ export function setup(options: SetupOptions = {}) {
   };
   return {
     app, engine, models, history, settings, globalShortcut, ipcMain, tray, windowsShown, windowContents, streams, closedStreams,
-    notify, log, pickFolder, captureScreen, screenAsk, invoke, start,
+    notify, log, pickFolder, openLink, captureScreen, screenAsk, invoke, start,
   };
 }
 

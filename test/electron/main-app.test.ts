@@ -60,6 +60,15 @@ describe('app', () => {
     expect(t.engine.asks[1]!.options).toEqual({ useCache: false, temperature: 0, topK: 5 });
   });
 
+  it('opens a link from an answer only through the injected confirmation, and reports whether it opened', async () => {
+    const t = setup();
+    await t.start();
+    expect(await t.invoke(IpcChannel.openLink, { url: 'https://docs.example/a' })).toBe(true);
+    t.openLink.mockResolvedValueOnce(false);
+    expect(await t.invoke(IpcChannel.openLink, { url: 'https://docs.example/b' })).toBe(false);
+    expect(t.openLink.mock.calls.map(([url]) => url)).toEqual(['https://docs.example/a', 'https://docs.example/b']);
+  });
+
   it('asks at the Image detail setting unless the page chose a detail for the question', async () => {
     const t = setup({ settings: { imageDetail: 'low' } });
     await t.start();

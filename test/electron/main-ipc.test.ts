@@ -36,6 +36,7 @@ function setup() {
     deleteHistory: vi.fn(async () => {}),
     clearHistory: vi.fn(async () => {}),
     historyScreenshot: vi.fn(async () => null),
+    openLink: vi.fn(async () => true),
   } satisfies IpcHandlers;
   const log = vi.fn();
   const dispose = registerIpc({ ipcMain, isAppUrl: createAppUrlMatcher({ rendererDir }), settingsSchema, handlers, log });
@@ -76,6 +77,7 @@ describe('ipc', () => {
     await ipcMain.invoke(ours, sender, IpcChannel.deleteHistory, { id: 'h1' });
     await ipcMain.invoke(ours, sender, IpcChannel.clearHistory);
     await ipcMain.invoke(ours, sender, IpcChannel.historyScreenshot, { id: 'h1' });
+    expect(await ipcMain.invoke(ours, sender, IpcChannel.openLink, { url: 'https://docs.example/errors#TS2322' })).toBe(true);
     const { importModel: _checkedAbove, ...others } = handlers;
     for (const [name, handler] of Object.entries(others)) expect(handler, name).toHaveBeenCalledTimes(1);
     dispose();
@@ -121,6 +123,10 @@ describe('ipc', () => {
       [IpcChannel.deleteHistory, [{ id: 'a/b' }]],
       [IpcChannel.clearHistory, [{ all: true }]],
       [IpcChannel.historyScreenshot, [{ id: 7 }]],
+      [IpcChannel.openLink, [{ url: 'javascript:alert(1)' }]],
+      [IpcChannel.openLink, [{ url: 'file:///etc/passwd' }]],
+      [IpcChannel.openLink, [{ url: 'https://x.example/' + 'a'.repeat(2100) }]],
+      [IpcChannel.openLink, [{ url: 'not a url' }]],
     ];
     for (const [channel, args] of bad) {
       await expect(ipcMain.invoke(ours, sender, channel, ...args), `${channel} ${JSON.stringify(args)}`).rejects.toThrow(/malformed message/);
@@ -144,6 +150,7 @@ describe('ipc', () => {
       [IpcChannel.listHistory, [{}]],
       [IpcChannel.clearHistory, []],
       [IpcChannel.historyScreenshot, [{ id: 'h1' }]],
+      [IpcChannel.openLink, [{ url: 'https://docs.example/' }]],
     ];
     for (const url of ['https://evil.example/', pathToFileURL('/tmp/evil.html').href, 'about:blank', '', null]) {
       for (const [channel, args] of valid) {

@@ -46,6 +46,7 @@ const apiMethods = {
   deleteHistory: true,
   clearHistory: true,
   historyScreenshot: true,
+  openLink: true,
 } satisfies Record<keyof ScreenAskApi, true>;
 
 const emit = (channel: string, event: unknown, ...args: unknown[]) => h.listeners.get(channel)?.forEach((l) => l(event, ...args));
@@ -69,7 +70,7 @@ describe('preload', () => {
 
   it('sends each request on its own channel, with the payload as the only argument', async () => {
     const api = await loadPreload() as unknown as Record<string, (payload?: unknown) => Promise<unknown>>;
-    const withPayload = ['ask', 'followUp', 'cancel', 'capture', 'setSettings', 'capturePreview', 'remoteModel', 'pullModel', 'cancelPull', 'importModel', 'removeModel', 'listHistory', 'deleteHistory', 'historyScreenshot'] as const;
+    const withPayload = ['ask', 'followUp', 'cancel', 'capture', 'setSettings', 'capturePreview', 'remoteModel', 'pullModel', 'cancelPull', 'importModel', 'removeModel', 'listHistory', 'deleteHistory', 'historyScreenshot', 'openLink'] as const;
     const without = ['getSettings', 'openSettings', 'pickFolder', 'clearHistory'] as const;
     for (const name of withPayload) {
       expect(await api[name]!({ probe: name })).toBe(`reply:${IpcChannel[name]}`);

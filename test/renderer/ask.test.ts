@@ -30,6 +30,20 @@ async function answered(askId: string, text: string, statsCache: 'on' | 'off' = 
 }
 
 describe('AskView', () => {
+  it('never navigates on a link in an answer: a click asks the app to open it (which asks the user)', async () => {
+    render(AskView, { props: { api: fake.api } });
+    await askQuestion('Where are the docs?');
+    await waitFor(() => expect(fake.callsTo('ask')).toHaveLength(1));
+    await answered('ask-1', 'See [the handbook](https://docs.example/handbook#errors) or [this](javascript:alert(1)).');
+    const link = await screen.findByRole('link', { name: 'the handbook' });
+    const click = new MouseEvent('click', { bubbles: true, cancelable: true });
+    link.dispatchEvent(click);
+    expect(click.defaultPrevented).toBe(true);
+    expect(fake.callsTo('openLink')).toEqual([{ url: 'https://docs.example/handbook#errors' }]);
+    // The javascript: link lost its href in the sanitizer: nothing to open.
+    expect(screen.queryByRole('link', { name: 'this' })).toBeNull();
+  });
+
   it('asks, streams tokens as Markdown, and shows the stats line when done', async () => {
     render(AskView, { props: { api: fake.api } });
     await askQuestion('What is on the screen?');

@@ -184,6 +184,10 @@ export class FakeApi {
       this.calls.push({ method: 'historyScreenshot', arg: request });
       return 'data:image/png;base64,iVBORw0KGgo=';
     },
+    openLink: async (request) => {
+      this.calls.push({ method: 'openLink', arg: request });
+      return true;
+    },
   };
 }
 
