@@ -25,9 +25,9 @@ import {
 } from './fixtures/qwen2vl/generate.js';
 import { buildQwen2VlTokenizer } from './fixtures/qwen2vl/tokenizer.js';
 import { VISION_ROPE_THETA } from './fixtures/qwen2vl/vision.js';
-import { EMBED_STD } from './fixtures/smolvlm/embed.js';
-import { BIAS_STD, NORM_WEIGHT_STD } from './fixtures/smolvlm/layers.js';
-import { randomTensor } from './fixtures/smolvlm/rng.js';
+import { EMBED_STD } from './fixtures/shared/embed.js';
+import { BIAS_STD, NORM_WEIGHT_STD } from './fixtures/shared/layers.js';
+import { randomTensor } from './fixtures/shared/rng.js';
 import {
   CACHED_STEP_TOLERANCE,
   SessionCache,

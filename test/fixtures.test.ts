@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_DECODER_LAYOUT } from './fixtures/smolvlm/decoder.js';
-import { EMBED_STD, EMBED_WEIGHT } from './fixtures/smolvlm/embed.js';
+import { DEFAULT_DECODER_LAYOUT } from './fixtures/shared/decoder.js';
+import { EMBED_STD, EMBED_WEIGHT } from './fixtures/shared/embed.js';
 import {
   PRECISIONS as ALL,
   TINY_DIMS,
@@ -18,8 +18,8 @@ import {
   type SmolVlmDims,
   type SmolVlmFixtureInfo,
 } from './fixtures/smolvlm/generate.js';
-import { BIAS_STD, NORM_WEIGHT_STD } from './fixtures/smolvlm/layers.js';
-import { randomTensor } from './fixtures/smolvlm/rng.js';
+import { BIAS_STD, NORM_WEIGHT_STD } from './fixtures/shared/layers.js';
+import { randomTensor } from './fixtures/shared/rng.js';
 import { POSITION_EMBEDDING_STD } from './fixtures/smolvlm/vision.js';
 import {
   CACHED_STEP_TOLERANCE,

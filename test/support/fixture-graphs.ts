@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { toFloat16Array as toHalfArray, toFloat32Array as fromHalfArray } from '../../native-models/runtime/float16.js';
-import { PRECISION_SUFFIX, type Precision } from '../fixtures/smolvlm/layers.js';
+import { PRECISION_SUFFIX, type Precision } from '../fixtures/shared/layers.js';
 
 /** Precisions whose graphs take and return float16 (embeddings, image features, past/present, logits). */
 export function isHalf(p: Precision): boolean {

@@ -4,11 +4,9 @@
  * q/k/v (with Qwen2's biases), rotary embedding, grouped-query causal attention, SiLU-gated MLP, final norm, untied
  * LM head.
  */
-import type { DecoderLayout } from '../fixtures/smolvlm/decoder.js';
-import { QK_GAIN } from '../fixtures/smolvlm/decoder.js';
-import type { TextDims } from '../fixtures/smolvlm/dims.js';
-import { BIAS_STD, NORM_WEIGHT_STD } from '../fixtures/smolvlm/layers.js';
-import { randomTensor } from '../fixtures/smolvlm/rng.js';
+import { QK_GAIN, type DecoderLayout, type TextDims } from '../fixtures/shared/decoder.js';
+import { BIAS_STD, NORM_WEIGHT_STD } from '../fixtures/shared/layers.js';
+import { randomTensor } from '../fixtures/shared/rng.js';
 import { matVec, rmsNorm, rotate, silu } from './reference-math.js';
 
 export interface ReferenceDecoderModel {
