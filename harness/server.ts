@@ -8,13 +8,13 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import os from 'node:os';
 import { build } from 'esbuild';
 import { ScreenAskApp } from '../electron/main/app.js';
 import { registerIpc, type InvokeEventLike, type SenderLike } from '../electron/main/ipc.js';
 import { createNodeLauncher } from '../electron/main/process-launcher.js';
 import { createAppUrlMatcher } from '../electron/main/security.js';
 import { createServices } from '../electron/main/services.js';
+import { localMachine } from '../native-models/hub/machine.js';
 import type { HubOptions } from '../native-models/hub/hub-api.js';
 import { HttpError, openEventStream, readBody, sendJson, serveRenderer } from './http.js';
 import { BRIDGE_PATH, CLIENT_HEADER, EVENTS_PATH, IPC_PATH, SCREEN_PATH, TRIGGER_PATH, type HarnessEvent, type InvokeReply } from './protocol.js';
@@ -74,7 +74,7 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
     modelsDir: options.modelsDir,
     launcher: createNodeLauncher(),
     ...(options.hub ? { hub: options.hub } : {}),
-    machine: { hasGpu: false, totalMemoryBytes: os.totalmem() },
+    machine: localMachine(),
     log,
   });
   if (options.settings) await services.settings.set(options.settings);
@@ -130,7 +130,7 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
     },
     notify: (message) => log(`notify: ${message}`),
     pickFolder: async () => null,
-    // A browser opens links itself; the page falls back to showing the address.
+    // Never reached: the bridge asks and opens links in the browser the page is in (see bridge.ts).
     openLink: async () => false,
     newId: () => randomUUID(),
     log,

@@ -1,9 +1,7 @@
 // The real entry of the Electron main process (bundled to out/main/index.js). It only assembles: every decision lives
 // in the modules it wires, which are tested against fakes. Layout after `npm run build:electron`:
-//   out/main/index.js · out/preload/index.cjs · out/renderer/{index.html,renderer.js} · out/utility/main.js · out/assets/
+//   out/main/index.js · out/preload/index.cjs · out/renderer/{index.html,assets/} · out/utility/main.js · out/assets/
 import { randomUUID } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import {
@@ -22,6 +20,7 @@ import {
   shell,
   systemPreferences,
 } from 'electron';
+import { localMachine } from '../../native-models/hub/machine.js';
 import { modelsDir } from '../../native-models/hub/models-dir.js';
 import { IpcEvent } from '../shared/ipc.js';
 import { ScreenAskApp } from './app.js';
@@ -59,11 +58,7 @@ async function main(): Promise<void> {
     modelsDir: modelsDir(),
     launcher: await createElectronLauncher(),
     entry: path.join(outDir, 'utility', 'main.js'),
-    machine: {
-      // Best effort, as the CLI's `recommend`: an NVIDIA driver on Linux.
-      hasGpu: process.platform === 'linux' && existsSync('/proc/driver/nvidia/version'),
-      totalMemoryBytes: os.totalmem(),
-    },
+    machine: localMachine(),
     log,
   });
   for (const problem of services.problems) log(problem);

@@ -1,13 +1,12 @@
 // `npm run models -- list|pull|import|remove|recommend`: the model manager on the command line. Results go to stdout;
 // progress, notes and errors to stderr, so `list --json` can be piped.
-import { existsSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ScreenAskError } from '../model/errors.js';
 import { precisions, type Precision } from '../model/layout.js';
 import { catalogue, describePrecisions, recommendModel } from '../hub/catalogue.js';
+import { localMachine } from '../hub/machine.js';
 import { formatBytes } from '../hub/errors.js';
 import type { DownloadProgress } from '../hub/download.js';
 import { HubError } from '../hub/errors.js';
@@ -79,11 +78,6 @@ function parsePrecision(value: string | undefined): Precision | undefined {
     throw new ScreenAskError(`Invalid value for --precision: "${value}" (use one of ${precisions.join(', ')}).`);
   }
   return value as Precision;
-}
-
-/** Best effort: an NVIDIA driver on Linux, or a GPU in the Windows registry is not read; flags override. */
-function detectGpu(): boolean {
-  return process.platform === 'linux' && existsSync('/proc/driver/nvidia/version');
 }
 
 function hubOptions(): { endpoint?: string; token?: string } {
@@ -232,8 +226,10 @@ async function main(argv: readonly string[]): Promise<void> {
     case 'recommend': {
       const memoryGb = values['memory-gb'] === undefined ? undefined : Number(values['memory-gb']);
       if (memoryGb !== undefined && !(memoryGb > 0)) throw new ScreenAskError(`Invalid value for --memory-gb: "${values['memory-gb']}".`);
-      const hasGpu = values.gpu === true ? true : values['no-gpu'] === true ? false : detectGpu();
-      const pick = recommendModel({ hasGpu, totalMemoryBytes: memoryGb !== undefined ? memoryGb * 1024 ** 3 : os.totalmem() });
+      // Flags override what localMachine() can detect.
+      const machine = localMachine();
+      const hasGpu = values.gpu === true ? true : values['no-gpu'] === true ? false : machine.hasGpu;
+      const pick = recommendModel({ hasGpu, totalMemoryBytes: memoryGb !== undefined ? memoryGb * 1024 ** 3 : machine.totalMemoryBytes });
       process.stdout.write(`${pick.entry.id} ${pick.precision}: ${pick.reason}\n`);
       process.stdout.write(`install it with: npm run models -- pull ${pick.entry.id} --precision ${pick.precision}\n`);
       return;
