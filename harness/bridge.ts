@@ -3,7 +3,7 @@
 // ipcRenderer look-alike that speaks HTTP to harness/server.ts, and hands answer streams to the page as real
 // MessagePorts posted to the window, as the preload does. It also adds a small toolbar to stand in for the hotkey,
 // the tray and the screen.
-import { STREAM_PORT_MESSAGE } from '../electron/shared/ipc-channels.js';
+import { IpcChannel, STREAM_PORT_MESSAGE } from '../electron/shared/ipc-channels.js';
 import { createScreenAskApi, type IpcRendererLike } from '../electron/preload/api.js';
 import { CLIENT_HEADER, EVENTS_PATH, IPC_PATH, SCREEN_PATH, TRIGGER_PATH, type HarnessEvent, type InvokeReply } from './protocol.js';
 
@@ -22,6 +22,9 @@ const undelivered = new Map<string, readonly unknown[]>();
 
 const ipc: IpcRendererLike = {
   async invoke(channel, ...args) {
+    // The app's main process asks before the browser opens a link; here the page already is in a browser, so the
+    // same question is asked here and the link opens in a new tab.
+    if (channel === IpcChannel.openLink) return openLinkHere((args[0] as { url: string }).url);
     await connected;
     const response = await fetch(IPC_PATH + encodeURIComponent(channel), {
       method: 'POST',
@@ -47,6 +50,12 @@ const ipc: IpcRendererLike = {
     listeners.get(channel)?.delete(listener);
   },
 };
+
+function openLinkHere(url: string): boolean {
+  if (!/^https?:\/\//i.test(url) || !confirm(`Open this address in a new tab?\n\n${url}`)) return false;
+  window.open(url, '_blank', 'noopener,noreferrer');
+  return true;
+}
 
 Object.defineProperty(window, 'screenask', { value: createScreenAskApi(ipc), enumerable: true });
 
