@@ -1,8 +1,7 @@
 /** Our engine, driven through its public API exactly as the app does, timed from the outside. */
 import { loadModel, type AnswerEvent, type AnswerStats, type Model } from '../native-models/index.js';
-import type { BenchPrecision } from './model.js';
 import { cpuSnapshot, loadAverage as currentLoad, noiseBetween } from './noise.js';
-import type { BenchDevice, DetailImages, EngineRunner, RunResult, Scenario } from './types.js';
+import type { EngineRunner, EngineSetup, RunResult, Scenario } from './types.js';
 
 interface StreamTiming {
   readonly stats: AnswerStats;
@@ -37,15 +36,7 @@ async function timeStream(events: AsyncGenerator<AnswerEvent>, started: number):
   throw new Error('the answer stream ended without a done event');
 }
 
-export async function openOurs(options: {
-  modelDir: string;
-  precision: BenchPrecision;
-  device: BenchDevice;
-  threads: number;
-  images: DetailImages;
-  question: string;
-  rewriteDecoder: boolean;
-}): Promise<EngineRunner> {
+export async function openOurs(options: EngineSetup & { readonly rewriteDecoder: boolean }): Promise<EngineRunner> {
   const start = performance.now();
   const model: Model = await loadModel(options.modelDir, {
     precision: options.precision,

@@ -2,9 +2,8 @@
  * The same generation through transformers.js 4.3.1, on the same model directory, precision and thread count: the
  * independent baseline the ratios compare against.
  */
-import type { BenchPrecision } from './model.js';
 import { cpuSnapshot, loadAverage as currentLoad, noiseBetween } from './noise.js';
-import type { BenchDevice, DetailImages, EngineRunner, RunResult, Scenario } from './types.js';
+import type { EngineRunner, EngineSetup, RunResult, Scenario } from './types.js';
 
 // transformers.js types its processor and models loosely; these are the few members the bench touches.
 interface TjsTensor {
@@ -42,14 +41,7 @@ function timeSession(session: TjsSession): { total: () => number; reset: () => v
   return { total: () => total, reset: () => (total = 0) };
 }
 
-export async function openTransformersJs(options: {
-  modelDir: string;
-  precision: BenchPrecision;
-  device: BenchDevice;
-  threads: number;
-  images: DetailImages;
-  question: string;
-}): Promise<EngineRunner> {
+export async function openTransformersJs(options: EngineSetup): Promise<EngineRunner> {
   const tf = await import('@huggingface/transformers');
   tf.env.allowRemoteModels = false;
   const start = performance.now();

@@ -78,18 +78,19 @@ export interface WorkerSummary {
   readonly peakRssBytes: number;
 }
 
+/** What an engine is opened with, whichever engine it is. */
+export interface EngineSetup {
+  readonly modelDir: string;
+  readonly precision: BenchPrecision;
+  readonly device: BenchDevice;
+  readonly threads: number;
+  readonly images: DetailImages;
+  readonly question: string;
+}
+
 /** Parent → worker. */
 export type WorkerRequest =
-  | {
-      readonly type: 'init';
-      readonly engine: Engine;
-      readonly modelDir: string;
-      readonly precision: BenchPrecision;
-      readonly device: BenchDevice;
-      readonly threads: number;
-      readonly images: DetailImages;
-      readonly question: string;
-    }
+  | ({ readonly type: 'init'; readonly engine: Engine } & EngineSetup)
   | { readonly type: 'run'; readonly scenario: Scenario }
   | { readonly type: 'summary' };
 
