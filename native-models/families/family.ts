@@ -61,6 +61,5 @@ export interface FamilyContext {
 }
 
 export interface FamilyDefinition {
-  readonly modelTypes: readonly string[];
   create(context: FamilyContext): Promise<ModelFamily>;
 }

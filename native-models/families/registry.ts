@@ -1,19 +1,18 @@
 import { ScreenAskError } from '../model/errors.js';
 import type { FamilyContext, FamilyDefinition, ModelFamily } from './family.js';
+import { familyOfModelType, supportedModelTypes, type FamilyName } from './model-types.js';
 import { qwen2VlFamily } from './qwen2vl/family.js';
 import { smolVlmFamily } from './smolvlm/family.js';
 
-const families: readonly FamilyDefinition[] = [smolVlmFamily, qwen2VlFamily];
-
-export const supportedModelTypes = families.flatMap((f) => f.modelTypes);
+const families: Record<FamilyName, FamilyDefinition> = { smolvlm: smolVlmFamily, qwen2vl: qwen2VlFamily };
 
 export async function createFamily(context: FamilyContext): Promise<ModelFamily> {
   const modelType = context.configs.config.model_type;
-  const family = families.find((f) => f.modelTypes.includes(modelType));
-  if (!family) {
+  const name = familyOfModelType(modelType);
+  if (!name) {
     throw new ScreenAskError(
       `Model type "${modelType}" is not supported (supported: ${supportedModelTypes.join(', ')}).`,
     );
   }
-  return family.create(context);
+  return families[name].create(context);
 }

@@ -7,7 +7,7 @@
 import { mkdir, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
-import { supportedModelTypes } from '../families/registry.js';
+import { supportedModelTypes } from '../families/model-types.js';
 import { resolveGenerationSettings } from '../generation/settings.js';
 import { readModelConfigs, textDims, type ModelConfigs } from '../model/config.js';
 import { ScreenAskError, firstLine } from '../model/errors.js';

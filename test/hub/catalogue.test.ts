@@ -13,7 +13,7 @@ import {
 import type { RemoteFile } from '../../native-models/hub/hub-api.js';
 import { appDataDir, isInside, modelsDir, repoFolderName } from '../../native-models/hub/models-dir.js';
 import { precisions } from '../../native-models/model/layout.js';
-import { supportedModelTypes } from '../../native-models/families/registry.js';
+import { supportedModelTypes } from '../../native-models/families/model-types.js';
 
 const GiB = 1024 ** 3;
 

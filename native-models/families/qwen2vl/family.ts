@@ -95,7 +95,6 @@ export async function createQwen2Vl(context: FamilyContext, options: Qwen2VlFami
 }
 
 export const qwen2VlFamily: FamilyDefinition = {
-  modelTypes: ['qwen2_vl', 'qwen2_5_vl'],
   create: (context) =>
     createQwen2Vl(context, {
       pixels: Object.fromEntries(Object.entries(context.imagePixels ?? {}).map(([detail, maxPixels]) => [detail, { maxPixels }])),

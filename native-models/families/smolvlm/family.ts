@@ -63,6 +63,5 @@ async function createSmolVlm(context: FamilyContext): Promise<ModelFamily> {
 }
 
 export const smolVlmFamily: FamilyDefinition = {
-  modelTypes: ['idefics3', 'smolvlm'],
   create: createSmolVlm,
 };

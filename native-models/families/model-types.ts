@@ -1,0 +1,19 @@
+/**
+ * Which `config.json` model types each family runs, as plain data. The model manager (in Electron's main process)
+ * checks imported folders against it, and must not load the families themselves: they pull in onnxruntime-node and
+ * sharp, native libraries that belong in the model process only.
+ */
+export const familyModelTypes = {
+  smolvlm: ['idefics3', 'smolvlm'],
+  qwen2vl: ['qwen2_vl', 'qwen2_5_vl'],
+} as const satisfies Record<string, readonly string[]>;
+
+export type FamilyName = keyof typeof familyModelTypes;
+
+export const supportedModelTypes: readonly string[] = Object.values(familyModelTypes).flat();
+
+/** The family that runs this model type, if any. */
+export function familyOfModelType(modelType: string): FamilyName | undefined {
+  const entry = Object.entries(familyModelTypes).find(([, types]) => (types as readonly string[]).includes(modelType));
+  return entry?.[0] as FamilyName | undefined;
+}
