@@ -12,13 +12,14 @@ import { build } from 'esbuild';
 import { ScreenAskApp } from '../electron/main/app.js';
 import { registerIpc, type InvokeEventLike, type SenderLike } from '../electron/main/ipc.js';
 import { createNodeLauncher } from '../electron/main/process-launcher.js';
-import { createAppUrlMatcher } from '../electron/main/security.js';
+import { originMatcher } from '../electron/main/security.js';
 import { createServices } from '../electron/main/services.js';
 import { localMachine } from '../native-models/hub/machine.js';
 import type { HubOptions } from '../native-models/hub/hub-api.js';
 import { HttpError, openEventStream, readBody, sendJson, serveRenderer } from './http.js';
 import { BRIDGE_PATH, CLIENT_HEADER, EVENTS_PATH, IPC_PATH, SCREEN_PATH, TRIGGER_PATH, type HarnessEvent, type InvokeReply } from './protocol.js';
-import { captureOf, decodeImage, encodePng, sampleScreenSvg, type RgbaImage } from './screen.js';
+import { encodePng, type RgbaImage } from './rgba.js';
+import { captureOf, decodeImage, sampleScreenSvg } from './screen.js';
 
 export interface HarnessOptions {
   /** The built renderer (Vite's output). */
@@ -67,7 +68,7 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
   await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   const origin = `http://127.0.0.1:${port}`;
-  const isAppUrl = createAppUrlMatcher({ rendererDir: options.rendererDir, devServerOrigin: origin });
+  const isAppUrl = originMatcher(origin);
 
   const services = await createServices({
     userDataDir: options.userDataDir,
@@ -85,12 +86,13 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
   const onQuit: Array<() => void> = [];
   const app = new ScreenAskApp({
     app: {
-      requestSingleInstanceLock: () => true,
       on: (event: string, listener: (...args: never[]) => void) => void (event === 'will-quit' && onQuit.push(listener as () => void)),
       whenReady: () => Promise.resolve(),
       quit: () => undefined,
     },
     argv: [],
+    // One page server, no second launches.
+    secondInstances: { route: () => undefined },
     engine: services.engine,
     settings: services.settings,
     models: services.models,
@@ -106,6 +108,8 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
         broadcast({ type: 'window', action: 'show', view: kind });
         return { webContents: { send: (channel: string, ...args: unknown[]) => broadcast({ type: 'send', channel, args }) } };
       },
+      // The overlay view covers the sample screen exactly (its display sits at the origin, scale 1).
+      contentBounds: () => ({ x: 0, y: 0, width: screen.width, height: screen.height }),
       close: (kind) => broadcast({ type: 'window', action: 'close', view: kind }),
       closeAll: () => undefined,
     },

@@ -1,5 +1,6 @@
-// Builds the Svelte renderer into out/renderer/ (scripts/build-electron.mjs calls this). `base: './'` because Electron
-// loads the page from file://; one page serves every window, which picks its view from the URL hash.
+// Builds the Svelte renderer into out/renderer/ (scripts/build-electron.mjs calls this). `base: './'`: the same files are
+// served from screenask://app/ in the app and from the web harness's origin; one page serves every window, which picks
+// its view from the URL hash.
 import { svelte } from '@sveltejs/vite-plugin-svelte';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -8,9 +9,9 @@ import { defineConfig, type Plugin } from 'vite';
 const here = path.dirname(fileURLToPath(import.meta.url));
 
 /**
- * One classic, deferred script instead of a module script: module scripts are fetched in CORS mode, which file://
- * pages (an opaque origin) only get through browser-specific exceptions. A single IIFE bundle loads from file:// in
- * any Chromium, so the test that opens the built page from disk checks what Electron will do.
+ * One classic, deferred script instead of a module script: module scripts are fetched in CORS mode, which the app's
+ * scheme would need its own CORS privilege for; a single IIFE bundle needs none, and also loads from a saved copy of
+ * the page.
  */
 function classicScript(): Plugin {
   return {

@@ -29,13 +29,13 @@ import type { HistoryRecord } from './history-store.js';
 import type { HotkeyStatus } from './hotkey.js';
 import type { IpcHandlers, SenderLike } from './ipc.js';
 import { ModelLoader } from './model-loader.js';
-import { setupSingleInstance, askModeFromArgv, type AskMode, type SingleInstanceApp } from './single-instance.js';
-import type { ScreenCapture } from './capture.js';
+import { askModeFromArgv, type AskMode, type SecondInstances } from './single-instance.js';
+import { overlayRegionToDisplay, type ScreenCapture } from './capture.js';
 import type { TrayAction } from './tray.js';
 import type { WindowKind } from './windows.js';
 
 /** The parts of Electron's `app` used here. */
-export type AppLike = SingleInstanceApp & {
+export type AppLike = {
   whenReady(): Promise<unknown>;
   on(event: 'window-all-closed' | 'will-quit', listener: () => void): unknown;
   quit(): void;
@@ -120,6 +120,8 @@ export interface TrayControllerLike {
 }
 export interface WindowsLike {
   show(kind: WindowKind, bounds?: Rect): Promise<{ readonly webContents: { send(channel: string, ...args: unknown[]): void } }>;
+  /** Where an open window's content really is on the desktop (DIPs). */
+  contentBounds(kind: WindowKind): Rect | undefined;
   close(kind: WindowKind): void;
   closeAll(): void;
 }
@@ -132,6 +134,8 @@ export interface StreamSink {
 export interface AppDeps {
   readonly app: AppLike;
   readonly argv: readonly string[];
+  /** Later launches (`screenask --ask`), from the single-instance lock index.ts took before anything else. */
+  readonly secondInstances: SecondInstances;
   readonly engine: EngineLike;
   readonly settings: SettingsSource;
   readonly models: ModelsLike;
@@ -189,6 +193,8 @@ export class ScreenAskApp {
   #lastAnswers: AppStatus['lastAnswers'] = {};
   /** History writes, in order: a follow-up is never stored before the turn it follows. */
   #historyQueue: Promise<void> = Promise.resolve();
+  /** Answers still streaming (each ends by queueing its history record). */
+  readonly #running = new Set<Promise<void>>();
   readonly #publishModels = coalesce(() => this.#sendModels());
   readonly #cleanup: Array<() => void> = [];
   #quitting = false;
@@ -204,17 +210,9 @@ export class ScreenAskApp {
     this.#cleanup.push(() => this.#loader.dispose());
   }
 
-  /** Starts the app. Returns false when another instance runs (this one has been told to quit). */
-  async start(): Promise<boolean> {
+  /** Starts the app: after ready, the tray, the hotkey, IPC, the model process, then the model in the background. */
+  async start(): Promise<void> {
     const { app, settings, engine, models } = this.#deps;
-    const primary = setupSingleInstance(app, {
-      onAsk: (mode) => void this.trigger(mode),
-      onActivate: () => void this.#deps.windows.show('ask'),
-    });
-    if (!primary) {
-      app.quit();
-      return false;
-    }
     await app.whenReady();
 
     this.#hotkey = this.#deps.createHotkey(
@@ -238,9 +236,18 @@ export class ScreenAskApp {
     // In the background: the tray, the hotkey and the windows work while a model loads (seconds to minutes).
     void this.#loader.reload();
 
+    this.#deps.secondInstances.route({
+      onAsk: (mode) => void this.trigger(mode),
+      onActivate: () => void this.#deps.windows.show('ask'),
+    });
     const mode = askModeFromArgv(this.#deps.argv);
     if (mode) await this.trigger(mode);
-    return true;
+  }
+
+  /** Resolves once every answer that was running has ended and every history write has reached the disk. */
+  async drain(): Promise<void> {
+    await Promise.all(this.#running);
+    await this.#historyQueue;
   }
 
   status(): AppStatus {
@@ -333,8 +340,9 @@ export class ScreenAskApp {
       if (request.mode === 'region') {
         // The overlay's selection: crop the frame captured when the region flow started (what the user saw).
         const base = this.#pendingRegionFrame;
-        if (!base || !request.region) throw new Error('no region selection in progress');
-        const frame = base.crop(request.region);
+        const overlay = this.#deps.windows.contentBounds('overlay');
+        if (!base || !request.region || !overlay) throw new Error('no region selection in progress');
+        const frame = base.crop(overlayRegionToDisplay(request.region, overlay, base.displayBounds));
         const captureId = this.#store(frame);
         this.#pendingRegionFrame = undefined;
         this.#deps.windows.close('overlay');
@@ -403,7 +411,7 @@ export class ScreenAskApp {
     const controller = new AbortController();
     this.#asks.set(askId, controller);
     const sink = this.#deps.openStream(sender, askId);
-    void (async () => {
+    const running = (async () => {
       let answer = '';
       let done: Extract<StreamMessage, { type: 'done' }> | undefined;
       try {
@@ -431,6 +439,8 @@ export class ScreenAskApp {
         ...(request.followUp || !request.image ? {} : { screenshot: request.image }),
       });
     })();
+    this.#running.add(running);
+    void running.finally(() => this.#running.delete(running));
     return { askId };
   }
 

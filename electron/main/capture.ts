@@ -136,22 +136,43 @@ export function regionToPixels(region: Rect, displaySize: Size, imageSize: Size)
   return { x: left, y: top, width: right - left, height: bottom - top };
 }
 
+/**
+ * A selection made on the overlay, in the captured display's coordinates. The overlay is asked to cover the display,
+ * but macOS keeps windows inside the work area (below the menu bar), so its content may start lower than the display:
+ * shift by where the content really is. Both rectangles are desktop DIPs.
+ */
+export function overlayRegionToDisplay(region: Rect, overlayContent: Rect, displayBounds: Rect): Rect {
+  return {
+    x: region.x + overlayContent.x - displayBounds.x,
+    y: region.y + overlayContent.y - displayBounds.y,
+    width: region.width,
+    height: region.height,
+  };
+}
+
 function clamp(value: number, lo: number, hi: number): number {
   return Math.min(hi, Math.max(lo, value));
 }
 
-/** macOS without the Screen Recording permission returns only the wallpaper: refuse with a way to fix it instead. */
-export function checkScreenPermission(deps: CaptureDeps): void {
+/**
+ * macOS without the Screen Recording permission captures only the wallpaper, so refuse with a way to fix it. macOS
+ * lists an app under Privacy & Security → Screen Recording (and shows its prompt) only once the app has tried to
+ * capture, and the status it reports is never `not-determined`: so a missing permission first gets one tiny capture
+ * attempt, and only then the explanation. Without that attempt a first run could never be granted at all.
+ */
+export async function ensureScreenPermission(deps: CaptureDeps): Promise<void> {
   if (deps.platform !== 'darwin' || !deps.systemPreferences) return;
-  const status = deps.systemPreferences.getMediaAccessStatus('screen');
-  if (status !== 'granted') {
-    throw new CaptureError(
-      'permission-denied',
-      `ScreenAsk needs the Screen Recording permission (status: ${status}). Allow it in System Settings → ` +
-        'Privacy & Security → Screen Recording, then restart ScreenAsk.',
-      SCREEN_RECORDING_SETTINGS_URL,
-    );
-  }
+  const status = () => deps.systemPreferences!.getMediaAccessStatus('screen');
+  if (status() === 'granted') return;
+  await deps.desktopCapturer.getSources({ types: ['screen'], thumbnailSize: { width: 1, height: 1 } }).catch(() => []);
+  const after = status();
+  if (after === 'granted') return;
+  throw new CaptureError(
+    'permission-denied',
+    `ScreenAsk needs the Screen Recording permission (status: ${after}). Allow ScreenAsk in System Settings → ` +
+      'Privacy & Security → Screen Recording, then restart ScreenAsk.',
+    SCREEN_RECORDING_SETTINGS_URL,
+  );
 }
 
 function frame(image: NativeImageLike, display: DisplayLike, displaySize: Size): ScreenCapture {
@@ -178,7 +199,7 @@ function frame(image: NativeImageLike, display: DisplayLike, displaySize: Size):
 
 /** Captures the display under the cursor at physical resolution. */
 export async function captureDisplayUnderCursor(deps: CaptureDeps): Promise<ScreenCapture> {
-  checkScreenPermission(deps);
+  await ensureScreenPermission(deps);
   const display = deps.screen.getDisplayNearestPoint(deps.screen.getCursorScreenPoint());
   const displays = deps.screen.getAllDisplays();
   const sources = await deps.desktopCapturer.getSources({ types: ['screen'], thumbnailSize: physicalSize(display) });

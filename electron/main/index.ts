@@ -1,9 +1,13 @@
 // The real entry of the Electron main process (bundled to out/main/index.js). It only assembles: every decision lives
-// in the modules it wires, which are tested against fakes. Layout after `npm run build:electron`:
+// in the modules it wires, which are tested against fakes, and the built bundle itself boots in a test against a fake
+// 'electron' modelled on electron.d.ts (test/shipped/). Layout after `npm run build:electron`:
 //   out/main/index.js · out/preload/index.cjs · out/renderer/{index.html,assets/} · out/utility/main.js · out/assets/
+// It must never import onnxruntime-node or sharp, even indirectly (a test reads the bundle): a native library that
+// fails to load here would kill the app before it could say anything, and inference belongs to the utility process.
 import { randomUUID } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import {
   BrowserWindow,
   Menu,
@@ -15,6 +19,7 @@ import {
   globalShortcut,
   ipcMain,
   nativeImage,
+  protocol,
   screen,
   session,
   shell,
@@ -24,12 +29,14 @@ import { localMachine } from '../../native-models/hub/machine.js';
 import { modelsDir } from '../../native-models/hub/models-dir.js';
 import { IpcEvent } from '../shared/ipc.js';
 import { ScreenAskApp } from './app.js';
+import { APP_SCHEME, appSchemePrivileges, createAppProtocolHandler, isAppSchemeUrl } from './app-protocol.js';
 import { captureDisplayUnderCursor } from './capture.js';
 import { HotkeyManager } from './hotkey.js';
 import { registerIpc } from './ipc.js';
 import { createElectronLauncher } from './process-launcher.js';
-import { createAppUrlMatcher, createSafeOpenExternal, hardenWebContents, installCsp, installPermissionHandlers } from './security.js';
+import { createSafeOpenExternal, hardenWebContents, installCsp, installPermissionHandlers } from './security.js';
 import { createServices } from './services.js';
+import { claimSingleInstance } from './single-instance.js';
 import { TrayController, type MenuTemplateItem } from './tray.js';
 import { WindowManager } from './windows.js';
 
@@ -38,19 +45,30 @@ const rendererDir = path.join(outDir, 'renderer');
 const preloadPath = path.join(outDir, 'preload', 'index.cjs');
 const log = (message: string) => console.error(`[screenask] ${message}`);
 
+/** How long quitting waits for the history to be written and the model process to stop. */
+const QUIT_GRACE_MS = 5_000;
+
 /** Hosts the app may open in the browser (model pages, the project). */
 const EXTERNAL_HOSTS = ['huggingface.co', 'github.com'];
 
-// Sandbox every renderer, including any created by accident; must run before `ready`.
+// Both must run before `ready`: sandbox every renderer, including any created by accident, and make the app's scheme
+// a standard, secure one (its pages get 'self', relative URLs and a secure context, as https pages would).
 app.enableSandbox();
+protocol.registerSchemesAsPrivileged([appSchemePrivileges]);
 
 async function main(): Promise<void> {
-  const isAppUrl = createAppUrlMatcher({ rendererDir });
+  // First of all: a second instance hands its command line to the running one and leaves before touching userData.
+  const secondInstances = claimSingleInstance(app);
+  if (!secondInstances) {
+    app.exit(0);
+    return;
+  }
   const safeOpen = createSafeOpenExternal((url) => shell.openExternal(url), EXTERNAL_HOSTS);
 
   await app.whenReady();
+  protocol.handle(APP_SCHEME, createAppProtocolHandler(rendererDir));
   installCsp(session.defaultSession);
-  installPermissionHandlers(session.defaultSession, isAppUrl);
+  installPermissionHandlers(session.defaultSession, isAppSchemeUrl);
 
   const services = await createServices({
     userDataDir: app.getPath('userData'),
@@ -80,12 +98,12 @@ async function main(): Promise<void> {
       }),
     harden: (contents) => hardenWebContents(contents, safeOpen, log),
     preloadPath,
-    pageUrl: (kind) => `${pathToFileURL(path.join(rendererDir, 'index.html')).href}#${kind}`,
   });
 
   const screenAsk = new ScreenAskApp({
     app,
     argv: process.argv,
+    secondInstances,
     engine: services.engine,
     settings: services.settings,
     models: services.models,
@@ -104,7 +122,7 @@ async function main(): Promise<void> {
         status,
       ),
     windows,
-    registerIpc: (handlers, schema) => registerIpc({ ipcMain, isAppUrl, settingsSchema: schema, handlers, log }),
+    registerIpc: (handlers, schema) => registerIpc({ ipcMain, isAppUrl: isAppSchemeUrl, settingsSchema: schema, handlers, log }),
     openStream: (sender, askId) => {
       const { port1, port2 } = new MessageChannelMain();
       sender.postMessage(IpcEvent.streamPort, { askId }, [port2]);
@@ -143,8 +161,19 @@ async function main(): Promise<void> {
     log,
   });
   await screenAsk.start();
-  // After the app's own will-quit listener (registered by start), which cancels the answers still running.
-  app.on('will-quit', () => void services.dispose());
+  // After the app's own will-quit listener (registered by start), which cancels the answers still running. Electron
+  // ends the process as soon as will-quit's listeners return, so hold it until the cancelled answers are recorded and
+  // the model process has stopped (at most a few seconds), then quit for real.
+  let released = false;
+  app.on('will-quit', (event) => {
+    if (released) return;
+    event.preventDefault();
+    const cleanUp = Promise.all([screenAsk.drain(), services.dispose()]);
+    void Promise.race([cleanUp, delay(QUIT_GRACE_MS)]).finally(() => {
+      released = true;
+      app.quit();
+    });
+  });
 }
 
 main().catch((error: unknown) => {

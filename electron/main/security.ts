@@ -1,8 +1,6 @@
 // Electron's security checklist, as code: locked-down web preferences, a strict CSP, no navigation, no new windows,
 // a permission handler that grants only what screen capture needs to our own pages, and openExternal only for
 // allowlisted URLs. Everything here takes the Electron objects as narrow interfaces so tests can drive it with fakes.
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { SCREEN_RECORDING_SETTINGS_URL } from './capture.js';
 
 /**
@@ -42,27 +40,17 @@ export function secureWebPreferences(preloadPath: string) {
   } as const;
 }
 
-/** Decides whether a URL is one of our own pages: a file inside the renderer folder (or the dev server's origin). */
+/** Decides whether a URL is one of our own pages (app-protocol.ts's isAppSchemeUrl in the app). */
 export type AppUrlMatcher = (url: string) => boolean;
 
-export function createAppUrlMatcher(options: { rendererDir: string; devServerOrigin?: string }): AppUrlMatcher {
-  const root = path.resolve(options.rendererDir) + path.sep;
-  return (url: string): boolean => {
-    let parsed: URL;
+/** Our pages when they are served from one web origin (the web harness, a dev server). */
+export function originMatcher(origin: string): AppUrlMatcher {
+  return (url) => {
     try {
-      parsed = new URL(url);
+      return new URL(url).origin === origin;
     } catch {
       return false;
     }
-    if (options.devServerOrigin && parsed.origin === options.devServerOrigin) return true;
-    if (parsed.protocol !== 'file:' || (parsed.host !== '' && parsed.host !== 'localhost')) return false;
-    let file: string;
-    try {
-      file = path.resolve(fileURLToPath(parsed));
-    } catch {
-      return false;
-    }
-    return file.startsWith(root);
   };
 }
 
@@ -96,44 +84,17 @@ export function isAllowedExternalUrl(url: string, hosts: ReadonlySet<string>): b
   );
 }
 
-/** The parts of Electron's Session this module uses. */
-export interface HeadersDetails {
-  responseHeaders?: Record<string, string[] | string>;
-}
-export interface PermissionRequestDetails {
-  requestingUrl?: string;
-  mediaTypes?: Array<'video' | 'audio'>;
-}
-export interface SessionLike {
-  webRequest: {
-    onHeadersReceived(
-      listener: (
-        details: HeadersDetails,
-        callback: (response: { responseHeaders?: Record<string, string[] | string> }) => void,
-      ) => void,
-    ): void;
-  };
-  setPermissionRequestHandler(
-    handler: (
-      webContents: { getURL(): string } | null,
-      permission: string,
-      callback: (granted: boolean) => void,
-      details: PermissionRequestDetails,
-    ) => void,
-  ): void;
-  setPermissionCheckHandler(
-    handler: (
-      webContents: { getURL(): string } | null,
-      permission: string,
-      requestingOrigin: string,
-      details: { requestingUrl?: string },
-    ) => boolean,
-  ): void;
-}
+/** A permission by the name Electron gives it (the union in electron.d.ts). */
+export type Permission = Parameters<NonNullable<Parameters<Electron.Session['setPermissionCheckHandler']>[0]>>[1];
+
+/** The parts of Electron's Session this module uses, with Electron's own signatures. */
+export type SessionLike = Pick<Electron.Session, 'setPermissionRequestHandler' | 'setPermissionCheckHandler'> & {
+  readonly webRequest: Pick<Electron.WebRequest, 'onHeadersReceived'>;
+};
 
 /**
- * The CSP as a response header on every response. Pages loaded from file:// get no response headers to rewrite on
- * every platform, so the renderer's HTML carries the same policy in a meta tag as well.
+ * The CSP as a response header on every web response. The app's own pages come from app-protocol.ts, which sets the
+ * same header itself, and the renderer's HTML carries the policy in a meta tag as well: three places, one policy.
  */
 export function installCsp(session: SessionLike): void {
   session.webRequest.onHeadersReceived((details, callback) => {
@@ -145,16 +106,19 @@ export function installCsp(session: SessionLike): void {
   });
 }
 
-/** Grants 'media' (video only: screen capture) to our own pages; denies every other permission to everyone. */
+/**
+ * The one permission our pages use: writing text to the clipboard (Copy; `navigator.clipboard.writeText` asks for
+ * 'clipboard-sanitized-write'). Screen capture happens in the main process, so pages get no media access.
+ */
+const GRANTED_TO_APP_PAGES: ReadonlySet<Permission> = new Set(['clipboard-sanitized-write']);
+
+/** Grants our own pages what they use; denies every other permission, and everything to any other page. */
 export function installPermissionHandlers(session: SessionLike, isAppUrl: AppUrlMatcher): void {
   session.setPermissionRequestHandler((webContents, permission, callback, details) => {
-    const url = details.requestingUrl ?? webContents?.getURL() ?? '';
-    const videoOnly = (details.mediaTypes ?? []).every((type) => type === 'video');
-    callback(permission === 'media' && videoOnly && isAppUrl(url));
+    callback(GRANTED_TO_APP_PAGES.has(permission) && isAppUrl(details.requestingUrl || webContents.getURL()));
   });
   session.setPermissionCheckHandler((webContents, permission, _origin, details) => {
-    const url = details.requestingUrl ?? webContents?.getURL() ?? '';
-    return permission === 'media' && isAppUrl(url);
+    return GRANTED_TO_APP_PAGES.has(permission) && isAppUrl(details.requestingUrl ?? webContents?.getURL() ?? '');
   });
 }
 

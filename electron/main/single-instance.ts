@@ -26,16 +26,31 @@ export interface SingleInstanceHandlers {
   onActivate(): void;
 }
 
+/** Routes later launches to the running app; launches before `route` wait for it and are not lost. */
+export interface SecondInstances {
+  route(handlers: SingleInstanceHandlers): void;
+}
+
 /**
- * Takes the single-instance lock. Returns false when another instance holds it: the caller must quit at once (its
- * argv has already been delivered to the other instance by Electron).
+ * Takes the single-instance lock. Returns null when another instance holds it: the caller must exit at once (Electron
+ * has already handed this command line to the other instance). It must be the first thing the app does, before
+ * anything opens the user data folder: a second instance that got as far as opening the stores would run their
+ * stale-file cleanup under the running instance's feet.
  */
-export function setupSingleInstance(app: SingleInstanceApp, handlers: SingleInstanceHandlers): boolean {
-  if (!app.requestSingleInstanceLock()) return false;
-  app.on('second-instance', (_event, argv) => {
+export function claimSingleInstance(app: SingleInstanceApp): SecondInstances | null {
+  if (!app.requestSingleInstanceLock()) return null;
+  let handlers: SingleInstanceHandlers | undefined;
+  const waiting: string[][] = [];
+  const dispatch = (argv: readonly string[]) => {
     const mode = askModeFromArgv(argv);
-    if (mode) handlers.onAsk(mode);
-    else handlers.onActivate();
-  });
-  return true;
+    if (mode) handlers!.onAsk(mode);
+    else handlers!.onActivate();
+  };
+  app.on('second-instance', (_event, argv) => (handlers ? dispatch(argv) : waiting.push(argv)));
+  return {
+    route(next) {
+      handlers = next;
+      for (const argv of waiting.splice(0)) dispatch(argv);
+    },
+  };
 }

@@ -1,6 +1,7 @@
 // The app's windows: the ask window (question box + streamed answer) and the region-selection overlay. Both take their
 // web preferences from security.ts, are hidden until ready to paint, and are hardened before any page loads.
 import type { Rect } from '../shared/ipc.js';
+import { appPageUrl } from './app-protocol.js';
 import { secureWebPreferences, type WebContentsLike } from './security.js';
 
 export type WindowKind = 'ask' | 'overlay' | 'settings';
@@ -49,6 +50,8 @@ export function overlayWindowOptions(preloadPath: string, bounds: Rect): WindowO
 /** The parts of Electron's BrowserWindow this module uses. */
 export interface WindowLike {
   readonly webContents: WebContentsLike & { send(channel: string, ...args: unknown[]): void };
+  getContentBounds(): Rect;
+  setAlwaysOnTop(flag: boolean, level?: 'screen-saver'): void;
   loadURL(url: string): Promise<void>;
   once(event: 'ready-to-show' | 'closed', listener: () => void): unknown;
   show(): void;
@@ -62,8 +65,6 @@ export interface WindowDeps {
   /** Applies security.ts's hardening to a new window's contents (before it loads anything). */
   readonly harden: (contents: WindowLike['webContents']) => void;
   readonly preloadPath: string;
-  /** The URL of a renderer page, e.g. file:///…/out/renderer/index.html#ask. */
-  readonly pageUrl: (kind: WindowKind) => string;
 }
 
 /** One window per kind; asking again reuses and focuses it. */
@@ -97,11 +98,17 @@ export class WindowManager {
           : askWindowOptions(preloadPath);
     const win = this.#deps.createWindow(options);
     this.#deps.harden(win.webContents);
+    // Above full-screen apps, the Dock and the menu bar: the level the constructor's alwaysOnTop does not reach.
+    if (kind === 'overlay') win.setAlwaysOnTop(true, 'screen-saver');
     this.#open.set(kind, win);
     win.once('closed', () => this.#open.delete(kind));
     win.once('ready-to-show', () => win.show());
-    await win.loadURL(this.#deps.pageUrl(kind));
+    await win.loadURL(appPageUrl(kind));
     return win;
+  }
+
+  contentBounds(kind: WindowKind): Rect | undefined {
+    return this.get(kind)?.getContentBounds();
   }
 
   close(kind: WindowKind): void {

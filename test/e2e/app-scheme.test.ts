@@ -1,23 +1,27 @@
-// The built renderer opened from disk, as Electron opens it (file://, the CSP meta tag, no server): the bundle must load
-// as a classic script, render every view and break no CSP rule. The preload is stood in for by an init script giving
-// the page a `window.screenask` with canned replies.
+// The built renderer served by the app scheme's own handler (electron/main/app-protocol.ts), as Electron serves it
+// from `screenask://app/`: Chromium cannot register a custom scheme from here, so an https origin stands in for it and
+// every request to it is answered by the handler (status, headers with the CSP, body). The bundle must load, render
+// every view and break no CSP rule, with nothing requested that the handler does not serve (no favicon 404). The
+// preload is stood in for by an init script giving the page a `window.screenask` with canned replies.
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { chromium, type Browser } from 'playwright-core';
+import { APP_BASE_URL, createAppProtocolHandler } from '../../electron/main/app-protocol.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultSettings } from '../../electron/shared/settings.js';
 import { buildRenderer } from '../../harness/build-renderer.js';
 import { findChromium } from '../../scripts/ensure-chromium.mjs';
 
+/** The https origin standing in for screenask://app in Chromium. */
+const STAND_IN = 'https://app.screenask.test/';
 let root: string;
-let page: string;
+let rendererDir: string;
 let browser: Browser;
 
 beforeAll(async () => {
-  root = await mkdtemp(path.join(os.tmpdir(), 'screenask-file-url-'));
-  page = pathToFileURL(path.join(await buildRenderer(path.join(root, 'renderer')), 'index.html')).href;
+  root = await mkdtemp(path.join(os.tmpdir(), 'screenask-app-scheme-'));
+  rendererDir = await buildRenderer(path.join(root, 'renderer'));
   browser = await chromium.launch({ executablePath: findChromium(), args: ['--no-sandbox'] });
 });
 
@@ -47,10 +51,21 @@ function stubApi(settings: unknown): void {
   });
 }
 
-describe('the built renderer from file://', () => {
-  it('loads and renders every view under the CSP', async () => {
+describe('the built renderer from the app scheme', () => {
+  it('loads and renders every view under the CSP, requesting only what the handler serves', async () => {
     const context = await browser.newContext();
     const problems: string[] = [];
+    const handler = createAppProtocolHandler(rendererDir);
+    await context.route('**/*', async (route) => {
+      const url = route.request().url();
+      if (!url.startsWith(STAND_IN)) {
+        problems.push(`request outside the app: ${url}`);
+        return route.abort();
+      }
+      const response = await handler(new Request(APP_BASE_URL + url.slice(STAND_IN.length), { method: route.request().method() }));
+      if (response.status !== 200) problems.push(`${response.status} for ${url}`);
+      await route.fulfill({ status: response.status, headers: Object.fromEntries(response.headers), body: Buffer.from(await response.arrayBuffer()) });
+    });
     const tab = await context.newPage();
     tab.on('pageerror', (error) => problems.push(error.message));
     tab.on('console', (message) => message.type() === 'error' && problems.push(message.text()));
@@ -62,7 +77,7 @@ describe('the built renderer from file://', () => {
       history: 'searchbox[name="Search history"]',
     };
     for (const [view, selector] of Object.entries(views)) {
-      await tab.goto(`${page}#${view}`);
+      await tab.goto(`${STAND_IN}index.html#${view}`);
       const [role, name] = /^(\w+)\[name="(.+)"\]$/.exec(selector)!.slice(1) as [Parameters<typeof tab.getByRole>[0], string];
       await tab.getByRole(role, { name, exact: true }).first().waitFor({ timeout: 10_000 });
     }

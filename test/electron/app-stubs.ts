@@ -2,7 +2,6 @@
 // controller, and stubs for what services.ts provides (engine, settings, models, history). Tests drive it through
 // the IPC channels, as the pages do.
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import type { HistoryRecord } from '../../electron/main/history-store.js';
 import { vi } from 'vitest';
 import {
@@ -19,8 +18,9 @@ import {
 } from '../../electron/main/app.js';
 import type { ScreenCapture } from '../../electron/main/capture.js';
 import { HotkeyManager } from '../../electron/main/hotkey.js';
+import { claimSingleInstance } from '../../electron/main/single-instance.js';
 import { registerIpc } from '../../electron/main/ipc.js';
-import { createAppUrlMatcher } from '../../electron/main/security.js';
+import { appPageUrl, isAppSchemeUrl } from '../../electron/main/app-protocol.js';
 import { TrayController } from '../../electron/main/tray.js';
 import type { WindowKind } from '../../electron/main/windows.js';
 import {
@@ -38,9 +38,8 @@ import {
 import { defaultSettings, settingsSchema, type Settings } from '../../electron/shared/settings.js';
 import { FakeApp, FakeGlobalShortcut, FakeIpcMain, FakeTray, FakeWebContents } from './fakes.js';
 
-const rendererDir = path.resolve('/app/out/renderer');
 /** The URL of one of our pages: the only kind of sender IPC accepts. */
-export const ours = pathToFileURL(path.join(rendererDir, 'index.html')).href;
+export const ours = appPageUrl('ask');
 
 export const settle = () => new Promise((r) => setTimeout(r, 5));
 
@@ -197,6 +196,11 @@ export class FakeHistory implements HistoryLike {
 export interface SetupOptions {
   readonly argv?: string[];
   readonly capture?: () => Promise<ScreenCapture>;
+  /**
+   * Where a shown window's content ends up, from the bounds it was shown with; default: exactly there. macOS moves an
+   * overlay below the menu bar.
+   */
+  readonly placeWindow?: (kind: WindowKind, bounds: Rect) => Rect;
   readonly settings?: Partial<Settings>;
   /** Real services in place of the stubs (services.ts's composition). */
   readonly services?: Pick<AppDeps, 'engine' | 'settings' | 'models' | 'history'>;
@@ -212,6 +216,7 @@ export function setup(options: SetupOptions = {}) {
   const ipcMain = new FakeIpcMain();
   const tray = new FakeTray();
   const windowsShown: Array<{ kind: WindowKind; bounds?: Rect }> = [];
+  const placed = new Map<WindowKind, Rect>();
   const windowContents = new FakeWebContents();
   const streams = new Map<string, StreamMessage[]>();
   const closedStreams: string[] = [];
@@ -221,9 +226,12 @@ export function setup(options: SetupOptions = {}) {
   const openLink = vi.fn(async (_url: string) => true);
   const captureScreen = vi.fn(options.capture ?? (async () => stubFrame('frame')));
   let n = 0;
+  const secondInstances = claimSingleInstance(app);
+  if (!secondInstances) throw new Error('setup(): the fake app holds no single-instance lock');
   const screenAsk = new ScreenAskApp({
     app,
     argv: options.argv ?? ['screenask'],
+    secondInstances,
     engine,
     settings,
     models,
@@ -234,12 +242,14 @@ export function setup(options: SetupOptions = {}) {
     windows: {
       show: async (kind, bounds) => {
         windowsShown.push(bounds ? { kind, bounds } : { kind });
+        if (bounds) placed.set(kind, options.placeWindow?.(kind, bounds) ?? bounds);
         return { webContents: windowContents };
       },
+      contentBounds: (kind) => placed.get(kind),
       close: vi.fn(),
       closeAll: vi.fn(),
     },
-    registerIpc: (handlers, settingsSchema) => registerIpc({ ipcMain, isAppUrl: createAppUrlMatcher({ rendererDir }), settingsSchema, handlers, log: () => {} }),
+    registerIpc: (handlers, settingsSchema) => registerIpc({ ipcMain, isAppUrl: isAppSchemeUrl, settingsSchema, handlers, log: () => {} }),
     openStream: (_sender, askId): StreamSink => {
       streams.set(askId, []);
       return { post: (m) => streams.get(askId)!.push(m), close: () => closedStreams.push(askId) };
@@ -257,9 +267,8 @@ export function setup(options: SetupOptions = {}) {
   /** Marks the app ready, starts it and lets the background model load run. */
   const start = async () => {
     app.readyResolve();
-    const started = await screenAsk.start();
+    await screenAsk.start();
     await settle();
-    return started;
   };
   return {
     app, engine, models, history, settings, globalShortcut, ipcMain, tray, windowsShown, windowContents, streams, closedStreams,

@@ -1,6 +1,7 @@
 // Fake Electron objects for main-process tests: just enough behaviour (events, handlers, recorded calls) to drive the
 // modules under test. The modules take these through their narrow interfaces; index.test mocks 'electron' with them.
 import { EventEmitter } from 'node:events';
+import type { SessionLike } from '../../electron/main/security.js';
 
 export class FakeGlobalShortcut {
   readonly registered = new Map<string, () => void>();
@@ -74,26 +75,51 @@ export class FakeWebContents extends EventEmitter {
   }
 }
 
-export class FakeSession {
-  headersListener:
-    | ((details: { responseHeaders?: Record<string, string[] | string> }, cb: (r: { responseHeaders?: Record<string, string[] | string> }) => void) => void)
-    | undefined;
-  requestHandler: ((wc: { getURL(): string } | null, permission: string, cb: (granted: boolean) => void, details: { requestingUrl?: string; mediaTypes?: Array<'video' | 'audio'> }) => void) | undefined;
-  checkHandler: ((wc: { getURL(): string } | null, permission: string, origin: string, details: { requestingUrl?: string }) => boolean) | undefined;
-  readonly webRequest = {
-    onHeadersReceived: (listener: NonNullable<FakeSession['headersListener']>) => {
-      this.headersListener = listener;
+type PermissionRequestHandler = NonNullable<Parameters<Electron.Session['setPermissionRequestHandler']>[0]>;
+type PermissionCheckHandler = NonNullable<Parameters<Electron.Session['setPermissionCheckHandler']>[0]>;
+type HeadersListener = NonNullable<Parameters<Electron.WebRequest['onHeadersReceived']>[0]>;
+/** A permission by Electron's own name (the union in electron.d.ts): a test cannot ask for one Electron does not have. */
+export type ElectronPermission = Parameters<PermissionCheckHandler>[1];
+
+/**
+ * Electron's Session, as far as permissions and response headers go, with the signatures of electron.d.ts. As in
+ * Electron, a session without handlers grants every request and passes every check.
+ */
+export class FakeSession implements SessionLike {
+  headersListener: HeadersListener | undefined;
+  requestHandler: PermissionRequestHandler | undefined;
+  checkHandler: PermissionCheckHandler | undefined;
+  readonly webRequest: SessionLike['webRequest'] = {
+    onHeadersReceived: (...args: [HeadersListener | null] | [Electron.WebRequestFilter, HeadersListener | null]) => {
+      this.headersListener = args.at(-1) as HeadersListener | undefined ?? undefined;
     },
   };
-  setPermissionRequestHandler(handler: NonNullable<FakeSession['requestHandler']>): void {
-    this.requestHandler = handler;
+  setPermissionRequestHandler(handler: PermissionRequestHandler | null): void {
+    this.requestHandler = handler ?? undefined;
   }
-  setPermissionCheckHandler(handler: NonNullable<FakeSession['checkHandler']>): void {
-    this.checkHandler = handler;
+  setPermissionCheckHandler(handler: PermissionCheckHandler | null): void {
+    this.checkHandler = handler ?? undefined;
   }
-  /** Runs the request handler and returns what it granted. */
-  request(permission: string, requestingUrl: string, mediaTypes?: Array<'video' | 'audio'>): Promise<boolean> {
-    return new Promise((resolve) => this.requestHandler?.(null, permission, resolve, { requestingUrl, ...(mediaTypes ? { mediaTypes } : {}) }));
+  /** A page at `requestingUrl` asks for a permission (the request handler decides; none set: granted). */
+  request(permission: ElectronPermission, requestingUrl: string, mediaTypes?: Array<'video' | 'audio'>): Promise<boolean> {
+    const handler = this.requestHandler;
+    if (!handler) return Promise.resolve(true);
+    const contents = { getURL: () => requestingUrl } as unknown as Electron.WebContents;
+    const details = { requestingUrl, isMainFrame: true, ...(mediaTypes ? { mediaTypes } : {}) } as Electron.PermissionRequest;
+    return new Promise((resolve) => handler(contents, permission, resolve, details));
+  }
+  /** Chromium checks a permission for a page (the check handler decides; none set: allowed). */
+  check(permission: ElectronPermission, requestingUrl: string): boolean {
+    const handler = this.checkHandler;
+    if (!handler) return true;
+    return handler(null, permission, new URL(requestingUrl).origin, { requestingUrl, isMainFrame: true });
+  }
+  /**
+   * `navigator.clipboard.writeText` from a page: Chromium needs 'clipboard-sanitized-write'. Which of the two handlers
+   * it consults depends on the code path, so the fake requires both: a gap in either shows.
+   */
+  async clipboardWriteText(pageUrl: string): Promise<boolean> {
+    return this.check('clipboard-sanitized-write', pageUrl) && (await this.request('clipboard-sanitized-write', pageUrl));
   }
 }
 
@@ -155,5 +181,26 @@ export class FakeTray extends EventEmitter {
   }
   destroy(): void {
     this.destroyed = true;
+  }
+}
+
+/**
+ * macOS's Screen Recording permission as macOS keeps it (TCC): the status of an app that was never granted is
+ * 'denied', never 'not-determined'; the app is listed in System Settings, and the prompt shown, only after it has
+ * tried to capture. `attempted` is what a capture call does to it.
+ */
+export class FakeScreenRecordingPermission {
+  listedInSystemSettings = false;
+  #granted = false;
+  getMediaAccessStatus(mediaType: 'microphone' | 'camera' | 'screen'): 'not-determined' | 'granted' | 'denied' | 'restricted' | 'unknown' {
+    return mediaType === 'screen' && this.#granted ? 'granted' : 'denied';
+  }
+  attempted(): void {
+    this.listedInSystemSettings = true;
+  }
+  /** The user switches ScreenAsk on in System Settings (possible only once it is listed). */
+  grant(): void {
+    if (!this.listedInSystemSettings) throw new Error('ScreenAsk is not listed in System Settings: it never tried to capture');
+    this.#granted = true;
   }
 }

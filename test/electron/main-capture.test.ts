@@ -10,7 +10,7 @@ import {
   type CaptureSourceLike,
   type DisplayLike,
 } from '../../electron/main/capture.js';
-import { FakeImage } from './fakes.js';
+import { FakeImage, FakeScreenRecordingPermission } from './fakes.js';
 
 const left: DisplayLike = { id: 11, bounds: { x: 0, y: 0, width: 1920, height: 1080 }, size: { width: 1920, height: 1080 }, scaleFactor: 1 };
 const right: DisplayLike = { id: 22, bounds: { x: 1920, y: 0, width: 1440, height: 900 }, size: { width: 1440, height: 900 }, scaleFactor: 2 };
@@ -90,13 +90,28 @@ describe('capture', () => {
     expect(Buffer.from(small.dataUrl.split(',')[1]!, 'base64').toString()).toBe('png:right-crop@0,0:200x100');
   });
 
-  it('refuses on macOS without the Screen Recording permission, naming the settings pane', async () => {
-    const { d, requests } = deps({ x: 0, y: 0 }, () => [], { platform: 'darwin', systemPreferences: { getMediaAccessStatus: () => 'denied' } });
+  it('on macOS without the permission, tries one tiny capture (so macOS lists ScreenAsk and prompts), then explains', async () => {
+    // macOS's privacy database, as it behaves: the status is never 'not-determined', and an app appears in System
+    // Settings only after it has tried to capture.
+    const tcc = new FakeScreenRecordingPermission();
+    const { d, requests } = deps({ x: 0, y: 0 }, (size) => (tcc.attempted(), [source('11', new FakeImage(size.width, size.height, 'wallpaper'))]), {
+      platform: 'darwin',
+      systemPreferences: tcc,
+    });
     const error = await captureDisplayUnderCursor(d).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(CaptureError);
     expect(error).toMatchObject({ code: 'permission-denied', settingsUrl: SCREEN_RECORDING_SETTINGS_URL });
     expect((error as Error).message).toMatch(/Screen Recording/);
-    expect(requests).toHaveLength(0);
+    expect(tcc.listedInSystemSettings).toBe(true);
+    // The attempt asked for a single pixel: nothing of the screen (only the wallpaper, without permission) is kept.
+    expect(requests).toEqual([{ types: ['screen'], thumbnailSize: { width: 1, height: 1 } }]);
+
+    // The user allows ScreenAsk at the prompt or in System Settings: the next capture goes ahead at full size.
+    tcc.grant();
+    requests.length = 0;
+    const frame = await captureDisplayUnderCursor(d);
+    expect(frame.width).toBe(1920);
+    expect(requests).toEqual([{ types: ['screen'], thumbnailSize: { width: 1920, height: 1080 } }]);
   });
 
   it('reports no matching source and an empty image (declined Wayland portal)', async () => {

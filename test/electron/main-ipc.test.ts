@@ -1,14 +1,12 @@
-import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import { registerIpc, type IpcHandlers } from '../../electron/main/ipc.js';
-import { createAppUrlMatcher } from '../../electron/main/security.js';
+import { appPageUrl, isAppSchemeUrl } from '../../electron/main/app-protocol.js';
 import { IpcChannel } from '../../electron/shared/ipc.js';
 import { FakeIpcMain, FakeWebContents } from './fakes.js';
 
-const rendererDir = path.resolve('/app/out/renderer');
-const ours = pathToFileURL(path.join(rendererDir, 'index.html')).href + '#ask';
+const ours = appPageUrl('ask');
 const settingsSchema = z.object({ hotkey: z.string().nullable(), theme: z.enum(['light', 'dark']) }).strict();
 
 function setup() {
@@ -39,7 +37,7 @@ function setup() {
     openLink: vi.fn(async () => true),
   } satisfies IpcHandlers;
   const log = vi.fn();
-  const dispose = registerIpc({ ipcMain, isAppUrl: createAppUrlMatcher({ rendererDir }), settingsSchema, handlers, log });
+  const dispose = registerIpc({ ipcMain, isAppUrl: isAppSchemeUrl, settingsSchema, handlers, log });
   return { ipcMain, handlers, log, dispose, sender: new FakeWebContents() };
 }
 
@@ -152,7 +150,7 @@ describe('ipc', () => {
       [IpcChannel.historyScreenshot, [{ id: 'h1' }]],
       [IpcChannel.openLink, [{ url: 'https://docs.example/' }]],
     ];
-    for (const url of ['https://evil.example/', pathToFileURL('/tmp/evil.html').href, 'about:blank', '', null]) {
+    for (const url of ['https://evil.example/', pathToFileURL('/tmp/evil.html').href, 'file:///app/out/renderer/index.html#ask', 'screenask://evil/index.html', 'about:blank', '', null]) {
       for (const [channel, args] of valid) {
         await expect(ipcMain.invoke(url, sender, channel, ...args), `${channel} from ${url}`).rejects.toThrow(/sender not allowed/);
       }

@@ -1,22 +1,19 @@
-import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { describe, expect, it, vi } from 'vitest';
+import { appPageUrl, isAppSchemeUrl } from '../../electron/main/app-protocol.js';
 import { SCREEN_RECORDING_SETTINGS_URL } from '../../electron/main/capture.js';
 import {
   CONTENT_SECURITY_POLICY,
-  createAppUrlMatcher,
   createSafeOpenExternal,
   hardenWebContents,
   installCsp,
   installPermissionHandlers,
+  originMatcher,
   secureWebPreferences,
 } from '../../electron/main/security.js';
 import { WindowManager, askWindowOptions, overlayWindowOptions, settingsWindowOptions, type WindowLike } from '../../electron/main/windows.js';
 import { FakeSession, FakeWebContents } from './fakes.js';
 
-const rendererDir = path.resolve('/opt/ScreenAsk/resources/app.asar/out/renderer');
-const pageUrl = pathToFileURL(path.join(rendererDir, 'index.html')).href;
-const isAppUrl = createAppUrlMatcher({ rendererDir });
+const pageUrl = appPageUrl('ask');
 
 describe('window security', () => {
   it('every window gets contextIsolation, sandbox, no node integration and web security', () => {
@@ -40,7 +37,8 @@ describe('window security', () => {
     const session = new FakeSession();
     installCsp(session);
     let headers: Record<string, string[] | string> | undefined;
-    session.headersListener?.({ responseHeaders: { 'content-security-policy': ['default-src *'], 'x-other': ['1'] } }, (r) => (headers = r.responseHeaders));
+    const details = { responseHeaders: { 'content-security-policy': ['default-src *'], 'x-other': ['1'] } } as unknown as Electron.OnHeadersReceivedListenerDetails;
+    session.headersListener?.(details, (r) => (headers = r.responseHeaders));
     expect(headers).toEqual({ 'x-other': ['1'], 'Content-Security-Policy': [CONTENT_SECURITY_POLICY] });
     for (const directive of ["default-src 'self'", "script-src 'self'", "object-src 'none'", "base-uri 'none'", "frame-ancestors 'none'", "connect-src 'self'", "img-src 'self' data: blob:"]) {
       expect(CONTENT_SECURITY_POLICY).toContain(directive);
@@ -48,29 +46,28 @@ describe('window security', () => {
     expect(CONTENT_SECURITY_POLICY).not.toMatch(/script-src[^;]*unsafe/);
   });
 
-  it('recognises only our own pages as the app', () => {
-    expect(isAppUrl(pageUrl)).toBe(true);
-    expect(isAppUrl(`${pageUrl}#overlay`)).toBe(true);
-    expect(isAppUrl(pathToFileURL('/etc/passwd').href)).toBe(false);
-    expect(isAppUrl(pathToFileURL(path.join(rendererDir, '..', 'renderer-evil', 'index.html')).href)).toBe(false);
-    expect(isAppUrl('https://example.com/index.html')).toBe(false);
-    expect(isAppUrl('not a url')).toBe(false);
-    expect(isAppUrl('')).toBe(false);
-    expect(createAppUrlMatcher({ rendererDir, devServerOrigin: 'http://localhost:5173' })('http://localhost:5173/x')).toBe(true);
+  it('grants our own pages the clipboard write that Copy needs, and nothing else; other pages get nothing', async () => {
+    const session = new FakeSession();
+    // Electron's default without handlers: everything is granted. The point of installing them.
+    expect(await session.request('geolocation', 'https://evil.example/')).toBe(true);
+    installPermissionHandlers(session, isAppSchemeUrl);
+    expect(await session.clipboardWriteText(pageUrl)).toBe(true);
+    expect(await session.clipboardWriteText('https://evil.example/')).toBe(false);
+    expect(await session.clipboardWriteText('file:///opt/ScreenAsk/resources/app.asar/out/renderer/index.html')).toBe(false);
+    // Capture runs in the main process: no page gets media, not even ours.
+    expect(await session.request('media', pageUrl, ['video'])).toBe(false);
+    for (const permission of ['notifications', 'geolocation', 'clipboard-read', 'openExternal', 'display-capture', 'fullscreen'] as const) {
+      expect([permission, await session.request(permission, pageUrl)]).toEqual([permission, false]);
+      expect([permission, session.check(permission, pageUrl)]).toEqual([permission, false]);
+    }
   });
 
-  it('grants only video media to our own pages', async () => {
-    const session = new FakeSession();
-    installPermissionHandlers(session, isAppUrl);
-    expect(await session.request('media', pageUrl, ['video'])).toBe(true);
-    expect(await session.request('media', pageUrl, ['video', 'audio'])).toBe(false);
-    expect(await session.request('media', 'https://evil.example/', ['video'])).toBe(false);
-    for (const permission of ['notifications', 'geolocation', 'clipboard-read', 'openExternal', 'display-capture']) {
-      expect(await session.request(permission, pageUrl)).toBe(false);
+  it('originMatcher accepts exactly one web origin (the web harness)', () => {
+    const matches = originMatcher('http://127.0.0.1:5173');
+    expect(matches('http://127.0.0.1:5173/index.html#ask')).toBe(true);
+    for (const url of ['http://127.0.0.1:5174/', 'https://127.0.0.1:5173/', 'http://localhost:5173/', appPageUrl('ask'), 'not a url', '']) {
+      expect([url, matches(url)]).toEqual([url, false]);
     }
-    expect(session.checkHandler?.(null, 'media', 'file://', { requestingUrl: pageUrl })).toBe(true);
-    expect(session.checkHandler?.(null, 'media', 'https://evil.example', { requestingUrl: 'https://evil.example/' })).toBe(false);
-    expect(session.checkHandler?.(null, 'geolocation', 'file://', { requestingUrl: pageUrl })).toBe(false);
   });
 
   it('blocks navigation, redirects, webviews and new windows; window.open goes to the browser only when allowlisted', async () => {
@@ -101,23 +98,25 @@ describe('window security', () => {
     expect(openExternal).toHaveBeenCalledTimes(2);
   });
 
-  it('the window manager hardens each window before it loads, and reuses it', async () => {
+  it('the window manager hardens each window before it loads the app page, reuses it, and lifts the overlay above all', async () => {
     const created: Array<{ options: unknown; win: WindowLike }> = [];
     const order: string[] = [];
     const manager = new WindowManager({
       preloadPath: '/p.cjs',
-      pageUrl: (kind) => `${pageUrl}#${kind}`,
       harden: () => order.push('harden'),
       createWindow: (options) => {
         const contents = new FakeWebContents();
         const win: WindowLike = {
           webContents: contents,
-          loadURL: async (url: string) => void order.push(`load ${url.split('#')[1]}`),
+          loadURL: async (url: string) => void order.push(`load ${url}`),
           once: () => undefined,
           show: () => order.push('show'),
           focus: () => order.push('focus'),
           close: () => {},
           isDestroyed: () => false,
+          // macOS: the window sits below a 25-point menu bar, whatever it was asked for.
+          getContentBounds: () => ({ x: options.x ?? 0, y: (options.y ?? 0) + 25, width: options.width ?? 0, height: (options.height ?? 0) - 25 }),
+          setAlwaysOnTop: (flag, level) => void order.push(`on top ${flag} ${level}`),
         };
         created.push({ options, win });
         return win;
@@ -127,8 +126,11 @@ describe('window security', () => {
     const second = await manager.show('ask');
     expect(first).toBe(second);
     expect(created).toHaveLength(1);
-    expect(order).toEqual(['harden', 'load ask', 'show', 'focus']);
+    expect(order).toEqual(['harden', 'load screenask://app/index.html#ask', 'show', 'focus']);
     await manager.show('overlay', { x: 1920, y: 0, width: 1440, height: 900 });
     expect(created[1]!.options).toMatchObject({ x: 1920, width: 1440, frame: false, transparent: true, alwaysOnTop: true });
+    expect(order.slice(4)).toEqual(['harden', 'on top true screen-saver', 'load screenask://app/index.html#overlay']);
+    expect(manager.contentBounds('overlay')).toEqual({ x: 1920, y: 25, width: 1440, height: 875 });
+    expect(manager.contentBounds('settings')).toBeUndefined();
   });
 });

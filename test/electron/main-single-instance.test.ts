@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { askModeFromArgv, setupSingleInstance } from '../../electron/main/single-instance.js';
+import { askModeFromArgv, claimSingleInstance } from '../../electron/main/single-instance.js';
 import { FakeApp } from './fakes.js';
 
 describe('single instance', () => {
@@ -10,22 +10,27 @@ describe('single instance', () => {
     expect(askModeFromArgv(['screenask'])).toBeNull();
   });
 
-  it('a second launch with --ask asks in the running instance; without it, activates it', () => {
+  it('a second launch with --ask asks in the running instance; without it, activates it; early ones wait', () => {
     const app = new FakeApp();
     const onAsk = vi.fn();
     const onActivate = vi.fn();
-    expect(setupSingleInstance(app, { onAsk, onActivate })).toBe(true);
+    const instances = claimSingleInstance(app);
+    expect(instances).not.toBeNull();
+    // Before the app routes them (it is still starting), launches are held, not lost.
     app.emit('second-instance', {}, ['screenask', '--ask'], '/home/u');
+    expect(onAsk).not.toHaveBeenCalled();
+    instances!.route({ onAsk, onActivate });
+    expect(onAsk.mock.calls).toEqual([['screen']]);
     app.emit('second-instance', {}, ['screenask', '--ask=region'], '/home/u');
     app.emit('second-instance', {}, ['screenask'], '/home/u');
     expect(onAsk.mock.calls).toEqual([['screen'], ['region']]);
     expect(onActivate).toHaveBeenCalledTimes(1);
   });
 
-  it('returns false when another instance holds the lock', () => {
+  it('returns null when another instance holds the lock, and listens to nothing', () => {
     const app = new FakeApp();
     app.lockHeld = true;
-    expect(setupSingleInstance(app, { onAsk: vi.fn(), onActivate: vi.fn() })).toBe(false);
+    expect(claimSingleInstance(app)).toBeNull();
     expect(app.listenerCount('second-instance')).toBe(0);
   });
 });

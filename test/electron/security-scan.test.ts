@@ -1,10 +1,9 @@
-// The build (esbuild into a temp dir) and Electronegativity's static scan of the shell's source.
-import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+// Electronegativity's static scan of the shell's source (the built bundles are checked in test/shipped/).
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { repoRoot } from '../support/run-script.js';
 
 interface Finding {
@@ -19,46 +18,6 @@ type Electronegativity = (
   options: Record<string, unknown>,
   forCli: boolean,
 ) => Promise<{ issues: Finding[]; errors: Array<{ file: string; message: string; tolerable: boolean }>; atomicChecks: number }>;
-
-let outDir: string | undefined;
-afterAll(async () => {
-  if (outDir) await rm(outDir, { recursive: true, force: true });
-});
-
-describe('electron build', () => {
-  it('bundles main (ESM), preload (CJS, sandbox-safe), renderer and utility with native packages external', async () => {
-    outDir = await mkdtemp(path.join(os.tmpdir(), 'screenask-out-'));
-    await new Promise<void>((resolve, reject) =>
-      execFile(process.execPath, [path.join(repoRoot, 'scripts/build-electron.mjs'), '--out', outDir!], { cwd: repoRoot }, (error, _out, stderr) =>
-        error ? reject(new Error(stderr || error.message)) : resolve(),
-      ),
-    );
-    const main = await readFile(path.join(outDir, 'main/index.js'), 'utf8');
-    const preload = await readFile(path.join(outDir, 'preload/index.cjs'), 'utf8');
-    expect(main).toMatch(/from "electron"/);
-    expect(main).not.toMatch(/require\("electron"\)/);
-    // A sandboxed preload may require only 'electron': everything else must be bundled in, and zod is kept out of it.
-    expect([...preload.matchAll(/require\("([^"]+)"\)/g)].map((m) => m[1])).toEqual(['electron']);
-    expect(preload).toMatch(/exposeInMainWorld\("screenask"/);
-    expect(preload).not.toMatch(/ZodError|zod/);
-    // The renderer (Vite): relative asset URLs (file:// has no root), the CSP kept, one classic deferred script (a
-    // module script would not load from file://; test/e2e/file-url.test.ts opens the page from disk).
-    const html = await readFile(path.join(outDir, 'renderer/index.html'), 'utf8');
-    expect(html).toMatch(/http-equiv="Content-Security-Policy"/);
-    expect(html).not.toMatch(/type="module"/);
-    expect(html).toMatch(/<script defer src="\.\/assets\/[^"]+\.js"><\/script>/);
-    const assets = [...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]!);
-    for (const asset of assets) {
-      expect(asset.startsWith('./')).toBe(true);
-      expect((await stat(path.join(outDir, 'renderer', asset))).isFile()).toBe(true);
-    }
-    if ((await stat(path.join(repoRoot, 'electron/utility/main.ts')).catch(() => null)) !== null) {
-      const utility = await readFile(path.join(outDir, 'utility/main.js'), 'utf8');
-      expect(utility).toMatch(/from "onnxruntime-node"/);
-      expect(utility).not.toMatch(/napi-v6/);
-    }
-  });
-});
 
 function scan(input: string) {
   const require = createRequire(import.meta.url);
