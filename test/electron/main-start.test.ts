@@ -1,11 +1,14 @@
-// `npm start` without an Electron binary: it tries the download once, and failing that prints one line saying why and
-// how to get it, and exits non-zero.
+// `npm start` without an Electron binary: it downloads Electron's archive with its progress shown, then runs Electron's
+// installer; failing that it prints one line saying why, how to get it and what works without it, and exits non-zero.
 import { execFile } from 'node:child_process';
 import path from 'node:path';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { downloadElectron, findElectronBinary } from '../../electron/start.js';
+import { downloadElectronArchive, findElectronBinary, progressPrinter, runElectronInstaller } from '../../electron/start.js';
 import { repoRoot } from '../support/run-script.js';
 
 function start(env: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -35,17 +38,68 @@ describe('npm start', () => {
     expect(lines[0]).toMatch(/Electron is not available/);
     expect(lines[0]).toMatch(/npx electron --version/);
     expect(lines[0]).toMatch(/ELECTRON_OVERRIDE_DIST_PATH/);
+    expect(lines[0]).toMatch(/npm run dev:web/);
   });
 
-  it('runs the Electron installer when the binary is absent and reports whether it worked', async () => {
-    // Stand-ins for electron's install.js: the real one fetches ~100 MB, and fails like the first one offline.
+  it('downloads the archive with its progress shown, checked against its checksum, into the cache', async () => {
+    // A release mirror on loopback, sending the archive in pieces.
+    const archive = randomBytes(300_000);
+    const requested: string[] = [];
+    const server = createServer((req, res) => {
+      requested.push(req.url ?? '');
+      res.writeHead(200, { 'content-length': archive.length });
+      let at = 0;
+      const next = () => (at < archive.length ? res.write(archive.subarray(at, (at += 50_000)), next) : res.end());
+      next();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const mirror = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+    const name = `electron-v45.4.1-${process.platform}-${process.arch}.zip`;
+    const progress: Array<{ transferred: number; total: number | null }> = [];
+    try {
+      const file = await downloadElectronArchive({
+        version: '45.4.1',
+        checksums: { [name]: createHash('sha256').update(archive).digest('hex') },
+        cacheRoot: path.join(root, 'cache'),
+        mirror,
+        onProgress: (p) => progress.push(p),
+      });
+      expect(requested).toEqual([`/v45.4.1/${name}`]);
+      expect(new Uint8Array(await readFile(file))).toEqual(new Uint8Array(archive));
+      expect(progress.length).toBeGreaterThan(2);
+      expect(progress.at(-1)).toEqual({ transferred: archive.length, total: archive.length });
+      // A damaged download is refused, not installed.
+      await expect(
+        downloadElectronArchive({ version: '45.4.1', checksums: { [name]: '0'.repeat(64) }, cacheRoot: path.join(root, 'cache-2'), mirror, onProgress: () => {} }),
+      ).rejects.toThrow(/checksum|sha256|match/i);
+    } finally {
+      server.close();
+    }
+  });
+
+  it('prints the progress a tenth at a time in a log, and on one rewritten line on a terminal', () => {
+    const log: string[] = [];
+    const print = progressPrinter('Electron', { write: (t: string) => log.push(t) });
+    for (let transferred = 0; transferred <= 100_000_000; transferred += 5_000_000) print({ transferred, total: 100_000_000 });
+    expect(log).toHaveLength(11);
+    expect(log[0]).toBe('Electron: 0% (0 B of 100 MB)\n');
+    expect(log.at(-1)).toBe('Electron: 100% (100 MB of 100 MB)\n');
+    const tty: string[] = [];
+    const onTerminal = progressPrinter('Electron', { write: (t: string) => tty.push(t), isTTY: true });
+    onTerminal({ transferred: 50, total: 100 });
+    onTerminal({ transferred: 100, total: 100 });
+    expect(tty).toEqual(['\rElectron: 50% (50 B of 100 B)   ', '\rElectron: 100% (100 B of 100 B)   \n']);
+  });
+
+  it('runs the Electron installer and reports whether it worked', async () => {
+    // Stand-ins for electron's install.js (it unpacks the archive the download put in the cache).
     const failing = path.join(root, 'failing-installer.mjs');
     const working = path.join(root, 'working-installer.mjs');
     await writeFile(failing, "console.error('fetch failed'); process.exit(1);\n");
     await writeFile(working, 'process.exit(0);\n');
-    expect(await downloadElectron(failing)).toBe(false);
-    expect(await downloadElectron(working)).toBe(true);
-    expect(await downloadElectron(path.join(root, 'no-installer.js'))).toBe(false);
+    expect(await runElectronInstaller(failing)).toBe(false);
+    expect(await runElectronInstaller(working)).toBe(true);
+    expect(await runElectronInstaller(path.join(root, 'no-installer.js'))).toBe(false);
   });
 
   it('finds the binary the way the electron package does, without downloading', () => {
