@@ -22,6 +22,11 @@ export interface AnswerStats {
   readonly precision: Precision;
   readonly provider: Exclude<Device, 'auto'>;
   readonly stopReason: StopReason;
+  /**
+   * Present when the conversation read its capture ahead of this question (`Conversation.readAhead`): how many prompt
+   * tokens were already in the KV cache from it, and how long that work took before the question arrived.
+   */
+  readonly readAhead?: { readonly tokens: number; readonly ms: number };
 }
 
 export interface Answer {
@@ -40,3 +45,18 @@ export type AnswerEvent =
   /** Text held back at the end (an incomplete character when generation stopped inside one). */
   | { readonly type: 'text'; readonly text: string }
   | { readonly type: 'done'; readonly answer: Answer };
+
+/** How reading a capture ahead of the question is going: the vision encoder's calls, then the image's prefill. */
+export type ReadAheadProgress =
+  | { readonly stage: 'encoding'; readonly done: number; readonly total: number }
+  | { readonly stage: 'prefill'; readonly tokens: number }
+  | { readonly stage: 'ready'; readonly tokens: number };
+
+/** What a finished (or stopped) read-ahead did. */
+export interface ReadAheadResult {
+  /** Prompt tokens now in the KV cache (0 when stopped before the prefill, or with the cache off). */
+  readonly tokens: number;
+  readonly ms: number;
+  /** True when its signal stopped it; what it had done is kept and the first question continues from there. */
+  readonly stopped: boolean;
+}

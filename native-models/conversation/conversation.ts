@@ -1,15 +1,16 @@
+import type ort from 'onnxruntime-node';
 import type { ImageDetail, PreparedImage } from '../families/family.js';
-import { embedTokens, mergeImageFeatures } from '../generation/embeddings.js';
-import { generate, type GenerationResult } from '../generation/generate.js';
+import { concatFloats, embedTokens, encodeVisionCall, mergeImageFeatures } from '../generation/embeddings.js';
+import { generate, prefill, type GenerationResult } from '../generation/generate.js';
 import { createKvCache, type KvCache } from '../generation/kv-cache.js';
 import { resolveGenerationSettings, validateGenerationOptions, type GenerationOptions } from '../generation/settings.js';
 import { loadImage, type RgbImage } from '../image/load-image.js';
 import { ScreenAskError } from '../model/errors.js';
 import type { LoadedModel } from '../model/load.js';
-import { floatsAs } from '../runtime/tensors.js';
+import type { FloatData } from '../runtime/tensors.js';
 import { renderChatTemplate, type ChatMessage } from '../text/chat-template.js';
 import { StreamDecoder } from '../text/stream-decoder.js';
-import type { Answer, AnswerEvent, AnswerStats } from './answer.js';
+import type { Answer, AnswerEvent, AnswerStats, ReadAheadProgress, ReadAheadResult } from './answer.js';
 import { imageKey, type EncodedImage } from './image-cache.js';
 
 /** A file path, encoded image bytes, decoded pixels, or an image already prepared for the model's vision graph. */
@@ -23,6 +24,22 @@ export interface ConversationOptions {
 export interface AskOptions extends GenerationOptions {
   readonly signal?: AbortSignal;
 }
+
+export interface ReadAheadOptions {
+  /** Stops between units of work (a vision call, the prefill); what was done is kept. */
+  readonly signal?: AbortSignal;
+  readonly onProgress?: (progress: ReadAheadProgress) => void;
+  /**
+   * Awaited before each unit of work: a host running other answers in the same process holds the read-ahead here so
+   * that it never delays them (each unit blocks the thread while it runs).
+   */
+  readonly pause?: () => Promise<void>;
+  /** The cache setting the first question will use: with the cache off there is nothing worth prefilling. */
+  readonly useCache?: boolean;
+}
+
+/** Stands for the question while rendering the chat template, to find where the question's text begins. */
+const QUESTION_MARK = 'SCREENASKQUESTIONSTARTSHERE';
 
 function isPrepared(image: ImageInput): image is PreparedImage {
   return typeof image === 'object' && 'visionFeeds' in image;
@@ -47,10 +64,16 @@ function commonPrefix(a: readonly number[], b: readonly number[]): number {
 export class Conversation {
   private readonly turns: ChatMessage[] = [];
   private encoded: EncodedImage | undefined;
+  /** The image's vision calls and the features of those done so far, while the image is being encoded. */
+  private encoding: { prepared: PreparedImage; calls: readonly Record<string, ort.Tensor>[]; features: FloatData[]; key: string | undefined } | undefined;
   private cache: KvCache | undefined;
   /** The ids whose keys and values the cache holds, in order. */
   private cachedIds: number[] = [];
   private busy = false;
+  /** The read-ahead in progress; an ask waits for it and continues from where it got to. */
+  private reading: Promise<ReadAheadResult> | undefined;
+  /** What the read-ahead did, reported by the first answer. */
+  private readAheadDone: ReadAheadResult | undefined;
 
   constructor(
     private readonly model: LoadedModel,
@@ -73,6 +96,62 @@ export class Conversation {
     }
   }
 
+  /**
+   * Reads the capture before the first question exists: preprocesses and encodes the image, then prefills the prompt
+   * up to where the question's text begins (in the families' chat templates the image comes first, and a special
+   * token ends it, so that prefix tokenizes the same alone as in the whole prompt). The first `ask` then reads only
+   * what the cache lacks, by the same longest-shared-prefix rule as follow-ups, so its answer is token for token the
+   * one without the read-ahead. An `ask` that comes while this runs waits for it and goes on from where it got to.
+   */
+  readAhead(options: ReadAheadOptions = {}): Promise<ReadAheadResult> {
+    if (this.model.state.closed) return Promise.reject(new ScreenAskError('The model was unloaded: load it again to read a capture.'));
+    if (this.busy || this.reading || this.turns.length > 0) {
+      return Promise.reject(new ScreenAskError('This conversation has already started: read a capture ahead only before its first question.'));
+    }
+    const reading = this.readAheadNow(options);
+    this.reading = reading;
+    void reading.then(
+      (result) => (this.readAheadDone = result),
+      () => undefined,
+    ).finally(() => {
+      if (this.reading === reading) this.reading = undefined;
+    });
+    return reading;
+  }
+
+  private async readAheadNow({ signal, onProgress, pause, useCache = true }: ReadAheadOptions): Promise<ReadAheadResult> {
+    const started = performance.now();
+    const stopped = (): ReadAheadResult => ({ tokens: this.cache?.length ?? 0, ms: performance.now() - started, stopped: true });
+    const units = { signal, pause, onProgress };
+    const { image } = await this.encodeImage(units);
+    if (!image) return signal?.aborted ? stopped() : { tokens: 0, ms: performance.now() - started, stopped: false };
+    const prefixIds = useCache ? this.questionPrefixIds(image) : undefined;
+    if (!prefixIds) return { tokens: 0, ms: performance.now() - started, stopped: false };
+    await pause?.();
+    if (signal?.aborted) return stopped();
+    onProgress?.({ stage: 'prefill', tokens: prefixIds.length });
+    const cache = (this.cache ??= createKvCache(this.model.graphs.signature));
+    cache.clear();
+    const embeds = await embedTokens(this.model.graphs, prefixIds);
+    mergeImageFeatures(embeds, prefixIds, this.model.family.imageTokenId, image.features, this.model.graphs.hiddenSize);
+    await prefill(this.model.graphs, { ids: prefixIds, embeds }, this.model.family.positions([image.prepared]), cache);
+    this.cachedIds = prefixIds;
+    onProgress?.({ stage: 'ready', tokens: prefixIds.length });
+    return { tokens: prefixIds.length, ms: performance.now() - started, stopped: false };
+  }
+
+  /** The ids of the first turn's prompt up to where the question's text begins, or undefined if the template hides it. */
+  private questionPrefixIds(image: EncodedImage): number[] | undefined {
+    const { tokenizer, family } = this.model;
+    const rendered = renderChatTemplate(tokenizer.chatTemplate, [{ role: 'user', content: [{ type: 'image' }, { type: 'text', text: QUESTION_MARK }] }], {
+      addGenerationPrompt: true,
+      specialTokens: tokenizer.specialTokens,
+    });
+    const at = rendered.indexOf(QUESTION_MARK);
+    if (at <= 0) return undefined;
+    return tokenizer.encode(family.expandPrompt(rendered.slice(0, at), [image.prepared]), { addSpecialTokens: true });
+  }
+
   private async *answer(question: string, options: AskOptions): AsyncGenerator<AnswerEvent, Answer> {
     const { signal, ...rest } = options;
     const generationOptions = validateGenerationOptions(rest);
@@ -81,7 +160,21 @@ export class Conversation {
     const allWarnings = [...this.model.warnings, ...warnings];
     for (const message of allWarnings) yield { type: 'warning', message };
 
-    const { image, encodeMs: imageEncodeMs } = await this.encodeImageOnce();
+    // A read-ahead still running: wait for it (it never starts again); if it failed, the ask meets the same problem
+    // below and reports it as its own.
+    await this.reading?.catch(() => undefined);
+    const readAhead = this.turns.length === 0 ? this.readAheadDone : undefined;
+    const waitMs = performance.now() - started;
+    const { image, encodeMs: imageEncodeMs } = await this.encodeImage({ signal });
+    if (!image && this.options.image !== undefined) {
+      // Cancelled while the image was being encoded: nothing was asked yet, so the conversation stays as it was
+      // (the frames already encoded are kept for the next question).
+      const result: GenerationResult = { tokenIds: [], stopReason: 'cancelled', timings: { prefillMs: 0, firstTokenMs: 0, decodeMs: 0 } };
+      const context = { promptIds: [], reused: 0, image: undefined, useCache: settings.useCache, readAhead: undefined };
+      const answer: Answer = { text: '', tokenIds: [], promptTokenIds: [], stats: this.stats(result, { started, waitMs, imageEncodeMs, promptMs: 0 }, context), warnings: allWarnings };
+      yield { type: 'done', answer };
+      return answer;
+    }
     const promptStart = performance.now();
     const isFirstTurn = this.turns.length === 0;
     const userTurn: ChatMessage = {
@@ -131,36 +224,52 @@ export class Conversation {
       text,
       tokenIds: result.tokenIds,
       promptTokenIds: promptIds,
-      stats: this.stats(result, { started, imageEncodeMs, promptMs }, { promptIds, reused, image, useCache: settings.useCache }),
+      stats: this.stats(
+        result,
+        { started, waitMs, imageEncodeMs, promptMs },
+        { promptIds, reused, image, useCache: settings.useCache, readAhead },
+      ),
       warnings: allWarnings,
     };
     yield { type: 'done', answer };
     return answer;
   }
 
-  /** Preprocesses and encodes the conversation's image the first time it is needed, or finds it already encoded. */
-  private async encodeImageOnce(): Promise<{ image: EncodedImage | undefined; encodeMs: number }> {
+  /**
+   * The conversation's encoded image: found in the model's image cache, or preprocessed and encoded one vision call at
+   * a time, resuming after the last call a stopped read-ahead finished. Undefined when the conversation has no image,
+   * or when `signal` stopped it part-way (an answer's signal then makes the answer stop too).
+   */
+  private async encodeImage({ signal, pause, onProgress }: Pick<ReadAheadOptions, 'signal' | 'pause' | 'onProgress'>): Promise<{ image: EncodedImage | undefined; encodeMs: number }> {
     if (this.encoded || this.options.image === undefined) return { image: this.encoded, encodeMs: 0 };
     const start = performance.now();
-    const source = this.options.image;
-    const detail = this.options.detail ?? 'high';
-    const key = isPrepared(source) ? undefined : await imageKey(source, detail);
-    const cached = key === undefined ? undefined : this.model.imageCache.get(key);
-    if (cached) {
-      this.encoded = cached;
-      return { image: cached, encodeMs: 0 };
+    if (!this.encoding) {
+      const source = this.options.image;
+      const detail = this.options.detail ?? 'high';
+      const key = isPrepared(source) ? undefined : await imageKey(source, detail);
+      const cached = key === undefined ? undefined : this.model.imageCache.get(key);
+      if (cached) {
+        onProgress?.({ stage: 'encoding', done: 1, total: 1 });
+        this.encoded = cached;
+        return { image: cached, encodeMs: 0 };
+      }
+      const prepared = isPrepared(source)
+        ? source
+        : await this.model.family.prepareImage(isRgb(source) ? source : await loadImage(source), detail);
+      this.encoding = { prepared, calls: this.model.family.visionCalls(prepared), features: [], key };
     }
-    const prepared = isPrepared(source)
-      ? source
-      : await this.model.family.prepareImage(isRgb(source) ? source : await loadImage(source), detail);
-    const { vision, signature } = this.model.graphs;
-    const feeds = Object.fromEntries(
-      Object.entries(prepared.visionFeeds).filter(([name]) => vision.inputNames.includes(name)),
-    );
-    const outputs = await vision.run(feeds);
-    const features = floatsAs(outputs.image_features ?? Object.values(outputs)[0]!, signature.embedsType);
-    this.encoded = { prepared, features };
-    if (key !== undefined) this.model.imageCache.set(key, this.encoded);
+    const encoding = this.encoding;
+    while (encoding.features.length < encoding.calls.length) {
+      await pause?.();
+      if (signal?.aborted) return { image: undefined, encodeMs: performance.now() - start };
+      encoding.features.push(await encodeVisionCall(this.model.graphs, encoding.calls[encoding.features.length]!));
+      onProgress?.({ stage: 'encoding', done: encoding.features.length, total: encoding.calls.length });
+    }
+    const [first, ...rest] = encoding.features;
+    const features = rest.length === 0 ? first! : concatFloats(first!, ...rest);
+    this.encoded = { prepared: encoding.prepared, features };
+    this.encoding = undefined;
+    if (encoding.key !== undefined) this.model.imageCache.set(encoding.key, this.encoded);
     return { image: this.encoded, encodeMs: performance.now() - start };
   }
 
@@ -176,15 +285,15 @@ export class Conversation {
 
   private stats(
     result: GenerationResult,
-    timing: { started: number; imageEncodeMs: number; promptMs: number },
-    context: { promptIds: readonly number[]; reused: number; image: EncodedImage | undefined; useCache: boolean },
+    timing: { started: number; waitMs: number; imageEncodeMs: number; promptMs: number },
+    context: { promptIds: readonly number[]; reused: number; image: EncodedImage | undefined; useCache: boolean; readAhead: ReadAheadResult | undefined },
   ): AnswerStats {
     const { timings, tokenIds } = result;
     const decodeSteps = tokenIds.length - 1;
     return {
       imageEncodeMs: timing.imageEncodeMs,
       prefillMs: timing.promptMs + timings.prefillMs,
-      timeToFirstTokenMs: timing.imageEncodeMs + timing.promptMs + timings.firstTokenMs,
+      timeToFirstTokenMs: timing.waitMs + timing.imageEncodeMs + timing.promptMs + timings.firstTokenMs,
       decodeTokensPerSecond: decodeSteps > 0 && timings.decodeMs > 0 ? (decodeSteps * 1000) / timings.decodeMs : 0,
       promptTokens: context.promptIds.length,
       reusedPromptTokens: context.reused,
@@ -195,6 +304,7 @@ export class Conversation {
       precision: this.model.precision,
       provider: this.model.graphs.provider,
       stopReason: result.stopReason,
+      ...(context.readAhead ? { readAhead: { tokens: Math.min(context.readAhead.tokens, context.reused), ms: context.readAhead.ms } } : {}),
     };
   }
 }

@@ -37,6 +37,13 @@ export interface ModelFamily {
   readonly imageTokenId: number;
   prepareImage(image: RgbImage, detail: ImageDetail): Promise<PreparedImage>;
   /**
+   * The vision graph calls that encode an image, in order; their features, concatenated, are the image's. SmolVLM's
+   * frames are independent, so each is its own call: peak memory stays at one frame's activations whatever the tiling,
+   * work can stop between frames, and every call has the same shapes (a one-frame warm-up at load covers them all).
+   * Qwen's vision graph attends across the whole image: one call.
+   */
+  visionCalls(image: PreparedImage): readonly Record<string, ort.Tensor>[];
+  /**
    * The image tokens an image of this size occupies at this detail (what `prepareImage` would report), computed from
    * the geometry alone: the settings page shows what each detail level costs without preprocessing or encoding.
    */

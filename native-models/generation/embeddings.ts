@@ -1,3 +1,4 @@
+import type ort from 'onnxruntime-node';
 import { ScreenAskError } from '../model/errors.js';
 import type { ModelGraphs } from '../model/graphs.js';
 import { floatsAs, int64Tensor, type FloatData } from '../runtime/tensors.js';
@@ -7,6 +8,13 @@ export async function embedTokens(graphs: ModelGraphs, ids: readonly number[]): 
   const out = await graphs.embed.run({ input_ids: int64Tensor(ids, [1, ids.length]) });
   const embeds = out.inputs_embeds ?? Object.values(out)[0]!;
   return floatsAs(embeds, graphs.signature.embedsType);
+}
+
+/** One vision graph call (feeding the inputs it declares) → its image features, in the decoder's embeds dtype. */
+export async function encodeVisionCall(graphs: ModelGraphs, call: Readonly<Record<string, ort.Tensor>>): Promise<FloatData> {
+  const { vision, signature } = graphs;
+  const outputs = await vision.run(Object.fromEntries(Object.entries(call).filter(([name]) => vision.inputNames.includes(name))));
+  return floatsAs(outputs.image_features ?? Object.values(outputs)[0]!, signature.embedsType);
 }
 
 /**
@@ -37,9 +45,14 @@ export function mergeImageFeatures(
   }
 }
 
-export function concatFloats(a: FloatData, b: FloatData): FloatData {
-  const out = new (a.constructor as { new (n: number): FloatData })(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
+/** The arrays one after the other, in one new array of the first one's type. */
+export function concatFloats(first: FloatData, ...rest: FloatData[]): FloatData {
+  const out = new (first.constructor as { new (n: number): FloatData })(rest.reduce((n, part) => n + part.length, first.length));
+  out.set(first);
+  let at = first.length;
+  for (const part of rest) {
+    out.set(part, at);
+    at += part.length;
+  }
   return out;
 }

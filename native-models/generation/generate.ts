@@ -36,6 +36,12 @@ export interface GenerationResult {
   readonly timings: GenerationTimings;
 }
 
+/** Reads what `cache` lacks of the prompt in one decoder call; returns the last position's logits. */
+export function prefill(graphs: ModelGraphs, prompt: PreparedPrompt, positions: PositionIds, cache: KvCache): Promise<Float32Array> {
+  const fresh = prompt.ids.length - cache.length;
+  return runDecoder(graphs, prompt.embeds, fresh, positions(prompt.ids, cache.length, fresh), cache);
+}
+
 /**
  * The decoding loop. With the cache, the part of the prompt the cache lacks is read once and each step feeds one
  * token; without it, every step re-reads the whole sequence from an empty cache (the slow path that a config's
@@ -58,8 +64,7 @@ export async function* generate(
   const generated: number[] = [];
   let sequenceEmbeds = prompt.embeds;
 
-  const fresh = ids.length - cache.length;
-  let logits = await runDecoder(graphs, prompt.embeds, fresh, positions(ids, cache.length, fresh), cache);
+  let logits = await prefill(graphs, prompt, positions, cache);
   const prefillMs = performance.now() - start;
   let firstTokenAt = 0;
   let stopReason: StopReason = 'max-new-tokens';

@@ -2,6 +2,7 @@ import { textDims, readModelConfigs, type ModelConfigs } from './config.js';
 import { openGraphs, releaseGraphs, type ModelGraphs } from './graphs.js';
 import { listPrecisions, resolveModelFiles, type Precision } from './layout.js';
 import { ScreenAskError } from './errors.js';
+import { warmUpVision } from './warm-up.js';
 import { createFamily } from '../families/registry.js';
 import type { ImagePixelBudget, ModelFamily } from '../families/family.js';
 import type { Device } from '../runtime/session.js';
@@ -29,6 +30,8 @@ export interface LoadOptions {
   readonly imagePixels?: ImagePixelBudget;
   /** The GPU providers `device: 'auto'` tries, best first, before falling back to the CPU (default: per platform). */
   readonly autoProviders?: readonly Exclude<Device, 'auto' | 'cpu'>[];
+  /** Run the vision encoder once on a blank image at load, so the first capture is not slower (default: on). */
+  readonly warmUp?: boolean;
 }
 
 /** A model ready to answer: sessions, tokenizer and family. Immutable once loaded; answers keep their own state. */
@@ -89,6 +92,7 @@ export async function openModel(dir: string, options: LoadOptions = {}): Promise
     dims,
     { rewriteDecoder: options.rewriteDecoder ?? true },
   );
+  if (options.warmUp ?? true) await warmUpVision(family, graphs);
   const warnings = graphs.fallbackReason
     ? [`No GPU execution provider could run this model (${graphs.fallbackReason}); running on the CPU.`]
     : [];

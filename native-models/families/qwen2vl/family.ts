@@ -82,6 +82,7 @@ export async function createQwen2Vl(context: FamilyContext, options: Qwen2VlFami
         layout,
       };
     },
+    visionCalls: (image) => [image.visionFeeds],
     imageTokenCount({ width, height }, detail) {
       return qwen2VlLayout(width, height, preprocessor, detail, pixels(detail)).tokens;
     },

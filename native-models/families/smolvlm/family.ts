@@ -22,6 +22,22 @@ async function imageSeqLen({ dir, configs }: FamilyContext): Promise<number> {
   return (patches * patches) / (vision.scale_factor ?? 4) ** 2;
 }
 
+/** One vision call per frame: views of the frame's pixels and mask (no copies), shaped as a one-frame batch. */
+function frameCalls(image: PreparedImage): Record<string, ort.Tensor>[] {
+  const { pixel_values: pixels, pixel_attention_mask: mask } = image.visionFeeds;
+  if (!pixels || !mask) return [image.visionFeeds];
+  const [batch, frames, channels, height, width] = pixels.dims as [number, number, number, number, number];
+  if (batch !== 1 || frames <= 1) return [image.visionFeeds];
+  const pixelData = pixels.data as Float32Array;
+  const maskData = mask.data as Uint8Array;
+  const frameValues = channels * height * width;
+  const frameMask = height * width;
+  return Array.from({ length: frames }, (_, f) => ({
+    pixel_values: new ort.Tensor('float32', pixelData.subarray(f * frameValues, (f + 1) * frameValues), [1, 1, channels, height, width]),
+    pixel_attention_mask: new ort.Tensor('bool', maskData.subarray(f * frameMask, (f + 1) * frameMask), [1, 1, height, width]),
+  }));
+}
+
 async function createSmolVlm(context: FamilyContext): Promise<ModelFamily> {
   const { dir, configs, tokenizer } = context;
   const preprocessor = parseIdefics3PreprocessorConfig(
@@ -49,6 +65,7 @@ async function createSmolVlm(context: FamilyContext): Promise<ModelFamily> {
         layout: grid,
       };
     },
+    visionCalls: frameCalls,
     imageTokenCount({ width, height }, detail) {
       const { rows, cols } = idefics3Layout(width, height, preprocessor, detail);
       return imageTokenCount({ rows, cols }, seqLen);
