@@ -10,6 +10,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { build } from 'esbuild';
 import { ScreenAskApp } from '../electron/main/app.js';
+import type { WindowKind } from '../electron/main/windows.js';
 import { registerIpc, type InvokeEventLike, type SenderLike } from '../electron/main/ipc.js';
 import { createNodeLauncher } from '../electron/main/process-launcher.js';
 import { originMatcher } from '../electron/main/security.js';
@@ -82,6 +83,7 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
   if (options.initialModel && services.store.get().model === null) await services.settings.set({ model: options.initialModel });
 
   let sequence = 0;
+  const closedListeners = new Set<(kind: WindowKind) => void>();
   // The app shuts down on 'will-quit'; close() plays that event.
   const onQuit: Array<() => void> = [];
   const app = new ScreenAskApp({
@@ -110,7 +112,11 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
       },
       // The overlay view covers the sample screen exactly (its display sits at the origin, scale 1).
       contentBounds: () => ({ x: 0, y: 0, width: screen.width, height: screen.height }),
-      close: (kind) => broadcast({ type: 'window', action: 'close', view: kind }),
+      close: (kind) => {
+        broadcast({ type: 'window', action: 'close', view: kind });
+        for (const listener of closedListeners) listener(kind);
+      },
+      onClosed: (listener) => (closedListeners.add(listener), () => void closedListeners.delete(listener)),
       closeAll: () => undefined,
     },
     registerIpc: (handlers, settingsSchema) =>

@@ -5,6 +5,7 @@
 // real ones, and the web harness the same services (services.ts) with its own stand-ins for the Electron parts.
 import path from 'node:path';
 import type { z } from 'zod';
+import type { ReadAheadProgress } from '../../native-models/conversation/answer.js';
 import type { GenerationOptions } from '../../native-models/generation/settings.js';
 import { firstLine } from '../../native-models/model/errors.js';
 import {
@@ -29,6 +30,7 @@ import type { HistoryRecord } from './history-store.js';
 import type { HotkeyStatus } from './hotkey.js';
 import type { IpcHandlers, SenderLike } from './ipc.js';
 import { ModelLoader } from './model-loader.js';
+import { ReadAheadSlot, type ReadAheadSettings } from './read-ahead.js';
 import { askModeFromArgv, type AskMode, type SecondInstances } from './single-instance.js';
 import { overlayRegionToDisplay, type ScreenCapture } from './capture.js';
 import type { TrayAction } from './tray.js';
@@ -58,6 +60,19 @@ export interface EngineAskRequest {
   readonly followUp: boolean;
   /** The user's generation settings at the time of the ask; left-out options are the model's defaults. */
   readonly options: GenerationOptions;
+  /** The read-ahead of this capture (EngineReadAhead.id), whose prepared conversation the ask takes over. */
+  readonly readAhead?: string;
+}
+/** A capture to read ahead of its first question. */
+export interface EngineReadAheadRequest {
+  readonly image: Uint8Array;
+  readonly detail: 'low' | 'high';
+  readonly useCache: boolean;
+}
+/** A read-ahead in progress; cancel() drops it and the memory it holds in the model process. */
+export interface EngineReadAhead {
+  readonly id: string;
+  cancel(): void;
 }
 /** A model folder to load, with the precision and device as the settings spell them. */
 export interface EngineLoadRequest {
@@ -73,6 +88,8 @@ export interface EngineLike {
   load(request: EngineLoadRequest): Promise<void>;
   onStatus(listener: (status: EngineStatusLike) => void): () => void;
   ask(request: EngineAskRequest, signal: AbortSignal): AsyncIterable<StreamMessage>;
+  /** Starts reading a capture while the user types; progress goes to `onProgress`. Never throws: a failure is the ask's. */
+  readAhead(request: EngineReadAheadRequest, onProgress: (progress: ReadAheadProgress) => void): EngineReadAhead;
 }
 
 /** Settings, as this module needs them (services.ts adapts the settings store). */
@@ -122,6 +139,8 @@ export interface WindowsLike {
   show(kind: WindowKind, bounds?: Rect): Promise<{ readonly webContents: { send(channel: string, ...args: unknown[]): void } }>;
   /** Where an open window's content really is on the desktop (DIPs). */
   contentBounds(kind: WindowKind): Rect | undefined;
+  /** Called when a window closes (by the user or the app); returns the function that stops listening. */
+  onClosed(listener: (kind: WindowKind) => void): () => void;
   close(kind: WindowKind): void;
   closeAll(): void;
 }
@@ -163,6 +182,11 @@ const PREVIEW_WIDTH = 640;
 /** Settings that change which model runs, or how: a change to any of them reloads the model. */
 const MODEL_SETTINGS = ['model', 'precision', 'device'] as const satisfies readonly (keyof Settings)[];
 
+/** How the settings say a capture should be read ahead: as its first question will read it. */
+function readAheadSettings(settings: Settings): ReadAheadSettings {
+  return { detail: settings.imageDetail, useCache: settings.useCache };
+}
+
 /** What the tray and the pages call the selected model: its id, or a folder's name. */
 export function modelDisplayName(model: string | null): string {
   if (model === null) return 'No model';
@@ -187,6 +211,7 @@ export class ScreenAskApp {
   /** The frame a region overlay is selecting from. */
   #pendingRegionFrame: ScreenCapture | undefined;
   readonly #asks = new Map<string, AbortController>();
+  readonly #readAhead: ReadAheadSlot;
   readonly #statusSubscribers = new Set<SenderLike>();
   readonly #modelsSubscribers = new Set<SenderLike>();
   /** The latest answer's figures with the KV cache on and with it off, to show what the cache is worth. */
@@ -207,7 +232,13 @@ export class ScreenAskApp {
       settings: () => deps.settings.get(),
       onStatus: () => this.#publish(),
     });
-    this.#cleanup.push(() => this.#loader.dispose());
+    this.#readAhead = new ReadAheadSlot(deps.engine);
+    this.#cleanup.push(
+      () => this.#loader.dispose(),
+      () => this.#readAhead.drop(),
+      // The user dismissed the capture: what was read of it is no longer wanted.
+      deps.windows.onClosed((kind) => kind === 'ask' && this.#readAhead.drop()),
+    );
   }
 
   /** Starts the app: after ready, the tray, the hotkey, IPC, the model process, then the model in the background. */
@@ -300,6 +331,12 @@ export class ScreenAskApp {
     const win = await this.#deps.windows.show('ask');
     const message: TriggerMessage = { captureId, width: frame.width, height: frame.height };
     win.webContents.send(IpcEvent.trigger, message);
+    // Read the capture while the user types the question (only with a model ready: a loading one reads it on Enter).
+    if (this.#loader.status.state === 'ready') {
+      this.#readAhead.start(captureId, frame, readAheadSettings(this.#deps.settings.get()), (progress) =>
+        win.webContents.send(IpcEvent.readAhead, progress),
+      );
+    } else this.#readAhead.drop();
   }
 
   #store(frame: ScreenCapture): string {
@@ -320,13 +357,16 @@ export class ScreenAskApp {
     ask: async (request, sender) => {
       const frame = request.captureId === undefined ? undefined : this.#capture(request.captureId);
       const askId = this.#deps.newId();
+      // The page may choose per question; otherwise the Image detail setting decides.
+      const detail = request.detail ?? this.#deps.settings.get().imageDetail;
+      const readAhead = request.captureId === undefined ? undefined : this.#readAhead.take(request.captureId, detail);
       return this.#run(askId, sender, {
         question: request.question,
         ...(frame ? { image: frame.png } : {}),
-        // The page may choose per question; otherwise the Image detail setting decides.
-        detail: request.detail ?? this.#deps.settings.get().imageDetail,
+        detail,
         conversationId: askId,
         followUp: false,
+        ...(readAhead ? { readAhead } : {}),
       });
     },
     followUp: async (request, sender) => {
@@ -391,7 +431,10 @@ export class ScreenAskApp {
 
   #onSettingsChange(next: Settings, previous: Settings): void {
     this.#hotkey?.apply(next.hotkey);
-    if (MODEL_SETTINGS.some((key) => next[key] !== previous[key])) void this.#loader.reload();
+    if (MODEL_SETTINGS.some((key) => next[key] !== previous[key])) {
+      this.#readAhead.drop();
+      void this.#loader.reload();
+    } else this.#readAhead.retune(readAheadSettings(next));
     // The Models view marks the selected model.
     if (next.model !== previous.model) void this.#publishModels();
     if (previous.saveScreenshotsInHistory && !next.saveScreenshotsInHistory) {

@@ -1,6 +1,7 @@
 // Adapts the engine supervisor (electron/main/engine-supervisor.ts, owned by the engine work) to the small EngineLike
 // interface app.ts needs. Typed structurally here, so app.ts and its tests never depend on the supervisor's module.
 import type { GenerationOptions } from '../../native-models/generation/settings.js';
+import type { ReadAheadProgress } from '../../native-models/conversation/answer.js';
 import { firstLine } from '../../native-models/model/errors.js';
 import type { ModelInfo } from '../shared/engine-protocol.js';
 import type { AnswerStatsView, LoadedModelInfo, ModelState, StreamMessage } from '../shared/ipc.js';
@@ -24,9 +25,14 @@ export interface SupervisorLike {
   ask(params: {
     conversationId: string;
     question: string;
-    start?: { image?: { kind: 'png'; bytes: Uint8Array<ArrayBuffer> }; detail?: 'low' | 'high' };
+    start?: { image?: { kind: 'png'; bytes: Uint8Array<ArrayBuffer> }; detail?: 'low' | 'high'; readAhead?: string };
     options?: GenerationOptions;
   }): AsyncIterable<SupervisorEvent> & { cancel(): void };
+  readAhead(
+    params: { image: { kind: 'png'; bytes: Uint8Array<ArrayBuffer> }; detail?: 'low' | 'high'; useCache?: boolean },
+    onProgress: (progress: ReadAheadProgress) => void,
+  ): { readonly requestId: string };
+  cancel(requestId: string): void;
 }
 export type SupervisorEvent =
   | { readonly type: 'progress'; readonly stage: string }
@@ -47,6 +53,14 @@ const STATE: Record<string, ModelState> = {
 /** What the settings page shows of a loaded model (the protocol's ModelInfo also carries its folder and rewrites). */
 function loadedModelInfo({ family, precision, precisions, provider, warnings, imageTokens }: ModelInfo): LoadedModelInfo {
   return { family, precision, precisions, provider, warnings, ...(imageTokens ? { imageTokens } : {}) };
+}
+
+/**
+ * PNG bytes as the protocol wants them: over a plain ArrayBuffer. A NativeImage PNG may sit in Node's shared Buffer
+ * pool, so copy (a few MB, once per capture or question).
+ */
+function pngSource(bytes: Uint8Array): { kind: 'png'; bytes: Uint8Array<ArrayBuffer> } {
+  return { kind: 'png', bytes: new Uint8Array(bytes) };
 }
 
 export function adaptSupervisor(supervisor: SupervisorLike): EngineLike {
@@ -72,16 +86,24 @@ export function adaptSupervisor(supervisor: SupervisorLike): EngineLike {
       await supervisor.load(request).catch((error: unknown) => emit({ state: 'error', message: firstLine(error) }));
     },
     stop: () => supervisor.stop(),
+    readAhead(request, onProgress) {
+      const { requestId } = supervisor.readAhead({ image: pngSource(request.image), detail: request.detail, useCache: request.useCache }, onProgress);
+      return { id: requestId, cancel: () => supervisor.cancel(requestId) };
+    },
     async *ask(request: EngineAskRequest, signal: AbortSignal): AsyncIterable<StreamMessage> {
-      // The protocol wants a Uint8Array over a plain ArrayBuffer; a NativeImage PNG may sit in Node's shared Buffer
-      // pool, so copy (a few MB, once per question).
       const stream = supervisor.ask({
         conversationId: request.conversationId,
         question: request.question,
         options: request.options,
         ...(request.followUp
           ? {}
-          : { start: { ...(request.image ? { image: { kind: 'png' as const, bytes: new Uint8Array(request.image) } } : {}), ...(request.detail ? { detail: request.detail } : {}) } }),
+          : {
+              start: {
+                ...(request.image ? { image: pngSource(request.image) } : {}),
+                ...(request.detail ? { detail: request.detail } : {}),
+                ...(request.readAhead ? { readAhead: request.readAhead } : {}),
+              },
+            }),
       });
       const onAbort = () => stream.cancel();
       signal.addEventListener('abort', onAbort, { once: true });

@@ -54,9 +54,23 @@ export interface LoadParams {
 export interface AskParams {
   readonly conversationId: string;
   /** Opens a new conversation under `conversationId`; leave out for a follow-up on an existing one. */
-  readonly start?: { readonly image?: ImageSource; readonly detail?: 'low' | 'high' };
+  readonly start?: { readonly image?: ImageSource; readonly detail?: 'low' | 'high'; readonly readAhead?: string };
   readonly question: string;
   readonly options?: GenerationOptions;
+}
+
+export interface ReadAheadParams {
+  readonly image: ImageSource;
+  readonly detail?: 'low' | 'high';
+  readonly useCache?: boolean;
+}
+export type ReadAheadProgressEvent = Extract<RequestReply, { type: 'read-ahead-progress' }>['progress'];
+export type ReadAheadDone = Omit<Extract<RequestReply, { type: 'read-ahead-done' }>, 'v' | 'type' | 'requestId'>;
+
+/** A capture being read ahead: its id (for the ask that takes it over, and for cancel) and how it ends. */
+export interface ReadAheadHandle {
+  readonly requestId: string;
+  readonly result: Promise<ReadAheadDone>;
 }
 
 export type AskEvent =
@@ -259,7 +273,20 @@ export class EngineSupervisor {
     };
   }
 
-  /** Cancels an ask by id (the ask ends with stopReason `cancelled` and keeps its partial answer). */
+  /**
+   * Starts reading a capture ahead of its first question. Rejects with an EngineError when it fails (the ask then
+   * meets the problem again and reports it); `cancel(requestId)` drops it and its memory in the model process.
+   */
+  readAhead(params: ReadAheadParams, onProgress: (progress: ReadAheadProgressEvent) => void = () => {}): ReadAheadHandle {
+    const requestId = this.newId();
+    const result = this.call({ type: 'read-ahead', requestId, ...params }, 'read-ahead-done', (reply) => {
+      if (reply.type === 'read-ahead-progress') onProgress(reply.progress);
+    }).then(({ tokens, ms, stopped }) => ({ tokens, ms, stopped }));
+    result.catch(() => undefined);
+    return { requestId, result };
+  }
+
+  /** Cancels an ask or a read-ahead by id (an ask ends with stopReason `cancelled` and keeps its partial answer). */
   cancel(requestId: string): void {
     if (this.pending.has(requestId)) this.post({ type: 'cancel', requestId });
   }
@@ -369,15 +396,17 @@ export class EngineSupervisor {
   private async call<T extends RequestReply['type']>(
     message: UnversionedRequest & { requestId: string },
     expected: T,
+    onOther?: (reply: RequestReply) => void,
   ): Promise<Extract<RequestReply, { type: T }>> {
     await this.usable();
-    return this.callNow(message, expected);
+    return this.callNow(message, expected, onOther);
   }
 
   /** `call` without waiting for usability: the recovery itself uses it (waiting would wait for itself). */
   private callNow<T extends RequestReply['type']>(
     message: UnversionedRequest & { requestId: string },
     expected: T,
+    onOther?: (reply: RequestReply) => void,
   ): Promise<Extract<RequestReply, { type: T }>> {
     return new Promise((resolve, reject) => {
       if (!this.child) return reject(this.notRunning());
@@ -390,7 +419,7 @@ export class EngineSupervisor {
           } else if (reply.type === 'error') {
             this.pending.delete(requestId);
             reject(new EngineError(reply.message, reply.userError));
-          }
+          } else onOther?.(reply);
         },
         fail: (error) => {
           this.pending.delete(requestId);

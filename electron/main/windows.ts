@@ -71,6 +71,7 @@ export interface WindowDeps {
 export class WindowManager {
   readonly #deps: WindowDeps;
   readonly #open = new Map<WindowKind, WindowLike>();
+  readonly #closedListeners = new Set<(kind: WindowKind) => void>();
 
   constructor(deps: WindowDeps) {
     this.#deps = deps;
@@ -101,10 +102,18 @@ export class WindowManager {
     // Above full-screen apps, the Dock and the menu bar: the level the constructor's alwaysOnTop does not reach.
     if (kind === 'overlay') win.setAlwaysOnTop(true, 'screen-saver');
     this.#open.set(kind, win);
-    win.once('closed', () => this.#open.delete(kind));
+    win.once('closed', () => {
+      this.#open.delete(kind);
+      for (const listener of this.#closedListeners) listener(kind);
+    });
     win.once('ready-to-show', () => win.show());
     await win.loadURL(appPageUrl(kind));
     return win;
+  }
+
+  onClosed(listener: (kind: WindowKind) => void): () => void {
+    this.#closedListeners.add(listener);
+    return () => this.#closedListeners.delete(listener);
   }
 
   contentBounds(kind: WindowKind): Rect | undefined {

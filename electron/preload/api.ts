@@ -2,7 +2,7 @@
 // invoke, no Electron event objects: they carry the sender). Built over a minimal ipcRenderer so that the web harness
 // (harness/bridge.ts) gives a browser page exactly the API the preload gives the app's windows.
 import { IpcChannel, IpcEvent } from '../shared/ipc-channels.js';
-import type { AppStatus, ModelsSnapshot, ScreenAskApi, TriggerMessage } from '../shared/ipc.js';
+import type { AppStatus, ModelsSnapshot, ReadAheadMessage, ScreenAskApi, TriggerMessage } from '../shared/ipc.js';
 
 /** The parts of Electron's ipcRenderer the API uses. */
 export interface IpcRendererLike {
@@ -35,6 +35,7 @@ export function createScreenAskApi(ipc: IpcRendererLike): ScreenAskApi {
     setSettings: (settings) => invoke(IpcChannel.setSettings, settings),
     subscribeStatus: (listener) => subscribe<AppStatus>(IpcEvent.status, IpcChannel.subscribeStatus, listener),
     onTrigger: (listener) => listen<TriggerMessage>(IpcEvent.trigger, listener),
+    onReadAhead: (listener) => listen<ReadAheadMessage>(IpcEvent.readAhead, listener),
     capturePreview: (request) => invoke(IpcChannel.capturePreview, request),
     openSettings: () => invoke(IpcChannel.openSettings),
     subscribeModels: (listener) => subscribe<ModelsSnapshot>(IpcEvent.models, IpcChannel.subscribeModels, listener),

@@ -11,13 +11,13 @@
  */
 import { z } from 'zod';
 import { generationOptionsSchema } from '../../native-models/generation/settings.js';
-import type { AnswerStats } from '../../native-models/conversation/answer.js';
+import type { AnswerStats, ReadAheadProgress } from '../../native-models/conversation/answer.js';
 import { stopReasons } from '../../native-models/generation/stop-reason.js';
 import { precisions } from '../../native-models/model/precision.js';
 import { devices } from '../../native-models/runtime/devices.js';
 
 /** Bumped on any incompatible change; both sides reject messages of another version. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 const version = z.literal(PROTOCOL_VERSION);
 
 // The engine's enumerations, from its Node-free modules (this one must not load onnxruntime or node:fs).
@@ -70,12 +70,34 @@ export const askRequestSchema = z.object({
   type: z.literal('ask'),
   requestId,
   conversationId,
-  start: z.object({ image: imageSourceSchema.optional(), detail: z.enum(['low', 'high']).optional() }).strict().optional(),
+  start: z
+    .object({
+      image: imageSourceSchema.optional(),
+      detail: z.enum(['low', 'high']).optional(),
+      /** A read-ahead of this capture (its requestId): the conversation it prepared is taken over, if still there. */
+      readAhead: requestId.optional(),
+    })
+    .strict()
+    .optional(),
   question: z.string().min(1).max(100_000),
   options: generationOptionsSchema.strict().optional(),
 });
 
-/** Cancels the ask whose id is `requestId`. No reply of its own: the ask ends with `done` (stopReason `cancelled`). */
+/**
+ * Reads a capture ahead of its first question: encodes the image and prefills the prompt up to the question, while
+ * the user types. Replies: `read-ahead-progress`, then `read-ahead-done` (or `error`). Its work waits whenever an ask
+ * is answering in another conversation. An ask whose `start.readAhead` names it takes over what it prepared.
+ */
+export const readAheadRequestSchema = z.object({
+  v: version,
+  type: z.literal('read-ahead'),
+  requestId,
+  image: imageSourceSchema,
+  detail: z.enum(['low', 'high']).optional(),
+  useCache: z.boolean().optional(),
+});
+
+/** Cancels the ask or read-ahead whose id is `requestId`; a cancelled read-ahead's work is dropped. No reply of its own: the ask ends with `done` (stopReason `cancelled`). */
 export const cancelRequestSchema = z.object({ v: version, type: z.literal('cancel'), requestId });
 export const unloadRequestSchema = z.object({ v: version, type: z.literal('unload'), requestId });
 export const closeConversationRequestSchema = z.object({
@@ -90,6 +112,7 @@ export const pingRequestSchema = z.object({ v: version, type: z.literal('ping'),
 export const engineRequestSchema = z.discriminatedUnion('type', [
   loadRequestSchema,
   askRequestSchema,
+  readAheadRequestSchema,
   cancelRequestSchema,
   unloadRequestSchema,
   closeConversationRequestSchema,
@@ -98,6 +121,7 @@ export const engineRequestSchema = z.discriminatedUnion('type', [
 export type EngineRequest = z.infer<typeof engineRequestSchema>;
 export type LoadRequest = z.infer<typeof loadRequestSchema>;
 export type AskRequest = z.infer<typeof askRequestSchema>;
+export type ReadAheadRequest = z.infer<typeof readAheadRequestSchema>;
 
 // ---------------------------------------------------------------------------------------------------------------
 // Replies and events: utility → main (token/warning/done/error also go to a renderer's MessagePort when one is given).
@@ -132,9 +156,11 @@ export const answerStatsSchema = z.object({
   precision,
   provider,
   stopReason: z.enum(stopReasons),
+  readAhead: z.object({ tokens: z.number().int().nonnegative(), ms: z.number().nonnegative() }).optional(),
 });
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
-const statsMatch: Same<z.infer<typeof answerStatsSchema>, { -readonly [K in keyof AnswerStats]: AnswerStats[K] }> = true;
+type DeepMutable<T> = T extends object ? { -readonly [K in keyof T]: DeepMutable<T[K]> } : T;
+const statsMatch: Same<z.infer<typeof answerStatsSchema>, DeepMutable<AnswerStats>> = true;
 void statsMatch;
 
 export const answerPayloadSchema = z.object({
@@ -155,6 +181,27 @@ export const progressReplySchema = z.object({
   type: z.literal('progress'),
   requestId,
   stage: z.enum(progressStages),
+});
+export const readAheadProgressSchema = z.discriminatedUnion('stage', [
+  z.object({ stage: z.literal('encoding'), done: z.number().int().nonnegative(), total: z.number().int().positive() }),
+  z.object({ stage: z.literal('prefill'), tokens: z.number().int().nonnegative() }),
+  z.object({ stage: z.literal('ready'), tokens: z.number().int().nonnegative() }),
+]);
+const readAheadProgressMatch: Same<z.infer<typeof readAheadProgressSchema>, DeepMutable<ReadAheadProgress>> = true;
+void readAheadProgressMatch;
+export const readAheadProgressReplySchema = z.object({
+  v: version,
+  type: z.literal('read-ahead-progress'),
+  requestId,
+  progress: readAheadProgressSchema,
+});
+export const readAheadDoneReplySchema = z.object({
+  v: version,
+  type: z.literal('read-ahead-done'),
+  requestId,
+  tokens: z.number().int().nonnegative(),
+  ms: z.number().nonnegative(),
+  stopped: z.boolean(),
 });
 export const warningReplySchema = z.object({ v: version, type: z.literal('warning'), requestId, message: oneLine });
 /** A piece of answer text; `tokenId` is absent for the held-back tail flushed at the end of an answer. */
@@ -186,6 +233,8 @@ export const engineReplySchema = z.discriminatedUnion('type', [
   heartbeatReplySchema,
   loadedReplySchema,
   progressReplySchema,
+  readAheadProgressReplySchema,
+  readAheadDoneReplySchema,
   warningReplySchema,
   tokenReplySchema,
   doneReplySchema,

@@ -42,6 +42,8 @@ export const IpcEvent = {
   trigger: 'screenask:trigger',
   /** A new models snapshot (installed, catalogue, downloads with progress). */
   models: 'screenask:models',
+  /** How reading the capture ahead of the question is going (ReadAheadMessage), for the ask window. */
+  readAhead: 'screenask:read-ahead',
 } as const;
 
 /** The `window.postMessage` type the preload uses to hand a stream port to the page. */

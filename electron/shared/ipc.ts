@@ -1,7 +1,7 @@
 // The renderer ↔ main contract: every channel name and every payload schema lives here, so the preload exposes
 // exactly these channels and the main process validates exactly these shapes. Nothing else crosses the bridge.
 import { z } from 'zod';
-import type { AnswerStats } from '../../native-models/conversation/answer.js';
+import type { AnswerStats, ReadAheadProgress } from '../../native-models/conversation/answer.js';
 import { precisions, type Precision } from '../../native-models/model/precision.js';
 import type { Settings, SettingsPatch, SettingsUpdateResult } from './settings.js';
 
@@ -118,6 +118,12 @@ export interface AppStatus {
   readonly lastAnswers: { readonly cacheOn?: AnswerStatsView; readonly cacheOff?: AnswerStatsView };
 }
 export type HotkeyState = 'registered' | 'disabled' | 'failed' | 'unreliable';
+
+/** Sent on `IpcEvent.readAhead`: the model is reading this capture while the user types (frames, then the prefill). */
+export interface ReadAheadMessage {
+  readonly captureId: string;
+  readonly progress: ReadAheadProgress;
+}
 
 /** Sent on `IpcEvent.trigger`: a frame was captured; the page should ask the user's question about it. */
 export interface TriggerMessage {
@@ -249,6 +255,7 @@ export interface ScreenAskApi {
   setSettings(patch: SettingsPatch): Promise<SettingsUpdateResult>;
   subscribeStatus(listener: (status: AppStatus) => void): Promise<() => void>;
   onTrigger(listener: (trigger: TriggerMessage) => void): () => void;
+  onReadAhead(listener: (message: ReadAheadMessage) => void): () => void;
   capturePreview(request: CapturePreviewRequest): Promise<CapturePreview>;
   openSettings(): Promise<void>;
   subscribeModels(listener: (snapshot: ModelsSnapshot) => void): Promise<() => void>;

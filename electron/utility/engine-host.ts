@@ -15,6 +15,7 @@ import {
   type EngineRequest,
   type LoadRequest,
   type ModelInfo,
+  type ReadAheadRequest,
   type UnversionedReply,
 } from '../shared/engine-protocol.js';
 
@@ -47,6 +48,14 @@ interface ConversationEntry {
 interface RunningAsk {
   readonly controller: AbortController;
   readonly finished: Promise<void>;
+  readonly conversation: Conversation;
+}
+
+/** A capture being read ahead of its first question, until an ask takes it over or it is cancelled. */
+interface ReadAheadEntry {
+  readonly conversation: Conversation;
+  readonly detail: 'low' | 'high' | undefined;
+  readonly controller: AbortController;
 }
 
 /** One line for the user: ScreenAskErrors already are; anything else is a bug, so say where it happened. */
@@ -83,6 +92,9 @@ export function createEngineHost(send: (message: EngineReply) => void): EngineHo
   let modelChange: Promise<void> | undefined;
   const conversations = new Map<string, ConversationEntry>();
   const asks = new Map<string, RunningAsk>();
+  const readAheads = new Map<string, ReadAheadEntry>();
+  /** Read-aheads waiting for the answers of other conversations to end. */
+  const waitingForTurn = new Set<() => void>();
 
   const post = (message: UnversionedReply): void => {
     try {
@@ -96,9 +108,67 @@ export function createEngineHost(send: (message: EngineReply) => void): EngineHo
 
   /** Cancels every answer and waits for them to end, so no decoder step runs on sessions being released. */
   async function stopAllAsks(): Promise<void> {
+    for (const entry of readAheads.values()) entry.controller.abort();
+    readAheads.clear();
     for (const ask of asks.values()) ask.controller.abort();
     await Promise.all([...asks.values()].map((a) => a.finished));
     conversations.clear();
+  }
+
+  /**
+   * Resolves when no other conversation is answering. Each unit of a read-ahead (a vision call, the prefill) holds
+   * this process's thread for up to seconds: between tokens of an answer streaming in another window it would stall
+   * that answer, so it waits instead. An ask on the read-ahead's own conversation does not count: it waits for it.
+   */
+  function turnFor(conversation: Conversation): Promise<void> {
+    const free = () => [...asks.values()].every((ask) => ask.conversation === conversation);
+    if (free()) return Promise.resolve();
+    return new Promise((resolve) => {
+      const check = () => {
+        if (!free()) return;
+        waitingForTurn.delete(check);
+        resolve();
+      };
+      waitingForTurn.add(check);
+    });
+  }
+
+  async function readAhead(request: ReadAheadRequest): Promise<void> {
+    const { requestId } = request;
+    if (!model || modelChange) {
+      throw new ScreenAskError(modelChange ? 'The model is still loading: the capture is read when you ask.' : 'No model is loaded: load a model first.');
+    }
+    if (readAheads.has(requestId) || asks.has(requestId)) throw new ScreenAskError(`Request id ${requestId} is already in use (a bug in the caller).`);
+    const image = request.image.kind === 'path' ? request.image.path : request.image.bytes;
+    const entry: ReadAheadEntry = {
+      conversation: model.startConversation({ image, ...(request.detail ? { detail: request.detail } : {}) }),
+      detail: request.detail,
+      controller: new AbortController(),
+    };
+    readAheads.set(requestId, entry);
+    try {
+      const result = await entry.conversation.readAhead({
+        signal: entry.controller.signal,
+        pause: () => turnFor(entry.conversation),
+        onProgress: (progress) => post({ type: 'read-ahead-progress', requestId, progress }),
+        ...(request.useCache !== undefined ? { useCache: request.useCache } : {}),
+      });
+      post({ type: 'read-ahead-done', requestId, ...result });
+    } catch (error) {
+      readAheads.delete(requestId);
+      fail(requestId, error);
+    }
+  }
+
+  function cancel(requestId: string): void {
+    // An unknown id is not an error: the answer may have finished while the cancel was on its way.
+    asks.get(requestId)?.controller.abort();
+    const entry = readAheads.get(requestId);
+    if (entry) {
+      entry.controller.abort();
+      // Its conversation, cache and partial features go with it (the image-feature cache keeps only whole images).
+      readAheads.delete(requestId);
+    }
   }
 
   async function releaseModel(): Promise<void> {
@@ -144,6 +214,16 @@ export function createEngineHost(send: (message: EngineReply) => void): EngineHo
     });
   }
 
+  /** The conversation a read-ahead prepared, taken out of the read-aheads (once); none if it is gone or read another detail. */
+  function takeReadAhead(id: string | undefined, detail: 'low' | 'high' | undefined): Conversation | undefined {
+    const entry = id === undefined ? undefined : readAheads.get(id);
+    if (!entry) return undefined;
+    readAheads.delete(id!);
+    if (entry.detail === detail) return entry.conversation;
+    entry.controller.abort();
+    return undefined;
+  }
+
   function openConversation(request: AskRequest): ConversationEntry {
     if (!model || modelChange) {
       throw new ScreenAskError(modelChange ? 'The model is still loading: ask again when it is ready.' : 'No model is loaded: load a model first.');
@@ -155,7 +235,7 @@ export function createEngineHost(send: (message: EngineReply) => void): EngineHo
       }
       const image = start.image && (start.image.kind === 'path' ? start.image.path : start.image.bytes);
       const entry: ConversationEntry = {
-        conversation: model.startConversation({ ...(image ? { image } : {}), ...(start.detail ? { detail: start.detail } : {}) }),
+        conversation: takeReadAhead(start.readAhead, start.detail) ?? model.startConversation({ ...(image ? { image } : {}), ...(start.detail ? { detail: start.detail } : {}) }),
         activeRequest: undefined,
       };
       conversations.set(conversationId, entry);
@@ -202,7 +282,7 @@ export function createEngineHost(send: (message: EngineReply) => void): EngineHo
     }
     const controller = new AbortController();
     let finish!: () => void;
-    asks.set(requestId, { controller, finished: new Promise<void>((resolve) => (finish = resolve)) });
+    asks.set(requestId, { controller, finished: new Promise<void>((resolve) => (finish = resolve)), conversation: entry.conversation });
     entry.activeRequest = requestId;
     try {
       stream({ type: 'progress', requestId, stage: request.start?.image ? 'encoding-image' : 'reading-prompt' });
@@ -224,6 +304,7 @@ export function createEngineHost(send: (message: EngineReply) => void): EngineHo
       entry.activeRequest = undefined;
       asks.delete(requestId);
       finish();
+      for (const check of [...waitingForTurn]) check();
       port?.close?.();
     }
   }
@@ -242,10 +323,10 @@ export function createEngineHost(send: (message: EngineReply) => void): EngineHo
         return load(request);
       case 'ask':
         return ask(request, ports[0]);
+      case 'read-ahead':
+        return readAhead(request);
       case 'cancel':
-        // An unknown id is not an error: the answer may have finished while the cancel was on its way.
-        asks.get(request.requestId)?.controller.abort();
-        return;
+        return cancel(request.requestId);
       case 'unload':
         return unload(request.requestId);
       case 'close-conversation':

@@ -142,6 +142,15 @@ describe('the renderer in Chromium, against the real model process', () => {
     await shot('ask');
   });
 
+  it('reads the screen while the question is typed: the window says so, and the answer’s figures say how much', async () => {
+    await page.getByRole('button', { name: 'Capture screen' }).click();
+    await eventually(() => page.getByTestId('read-ahead').textContent(), 60_000).toMatch(/^Screen read/);
+    await page.getByRole('textbox', { name: 'Question' }).fill('What is on the screen?');
+    await page.getByRole('textbox', { name: 'Question' }).press('Enter');
+    await eventually(() => page.getByTestId('read-ahead').count()).toBe(0);
+    expect(await lastStats(1)).toMatch(/screen read ahead \(\d+ tokens, /);
+  });
+
   it('strips the <img onerror>, <script> and javascript: link planted in the model output', async () => {
     const answer = answers().first();
     expect(await answer.locator('img, script, iframe, [onerror], [onclick]').count()).toBe(0);

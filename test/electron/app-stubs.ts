@@ -3,11 +3,14 @@
 // the IPC channels, as the pages do.
 import path from 'node:path';
 import type { HistoryRecord } from '../../electron/main/history-store.js';
+import type { ReadAheadProgress } from '../../native-models/conversation/answer.js';
 import { vi } from 'vitest';
 import {
   ScreenAskApp,
   type AppDeps,
   type EngineAskRequest,
+  type EngineReadAhead,
+  type EngineReadAheadRequest,
   type EngineLike,
   type EngineLoadRequest,
   type EngineStatusLike,
@@ -116,6 +119,13 @@ export class StubEngine implements EngineLike {
   emit(status: EngineStatusLike): void {
     for (const l of this.listeners) l(status);
   }
+  /** Read-aheads started, with whether each was cancelled and the progress callback (a test plays the engine with it). */
+  readonly readAheads: Array<{ request: EngineReadAheadRequest; id: string; cancelled: boolean; progress: (p: ReadAheadProgress) => void }> = [];
+  readAhead(request: EngineReadAheadRequest, onProgress: (p: ReadAheadProgress) => void): EngineReadAhead {
+    const entry = { request, id: `read-ahead-${this.readAheads.length + 1}`, cancelled: false, progress: onProgress };
+    this.readAheads.push(entry);
+    return { id: entry.id, cancel: () => void (entry.cancelled = true) };
+  }
   async *ask(request: EngineAskRequest, signal: AbortSignal): AsyncIterable<StreamMessage> {
     this.asks.push(request);
     yield { type: 'token', text: 'It is ' };
@@ -217,6 +227,9 @@ export function setup(options: SetupOptions = {}) {
   const tray = new FakeTray();
   const windowsShown: Array<{ kind: WindowKind; bounds?: Rect }> = [];
   const placed = new Map<WindowKind, Rect>();
+  const closedListeners = new Set<(kind: WindowKind) => void>();
+  /** Plays the user closing a window. */
+  const closeWindow = (kind: WindowKind) => closedListeners.forEach((listener) => listener(kind));
   const windowContents = new FakeWebContents();
   const streams = new Map<string, StreamMessage[]>();
   const closedStreams: string[] = [];
@@ -246,6 +259,7 @@ export function setup(options: SetupOptions = {}) {
         return { webContents: windowContents };
       },
       contentBounds: (kind) => placed.get(kind),
+      onClosed: (listener) => (closedListeners.add(listener), () => void closedListeners.delete(listener)),
       close: vi.fn(),
       closeAll: vi.fn(),
     },
@@ -272,7 +286,7 @@ export function setup(options: SetupOptions = {}) {
   };
   return {
     app, engine, models, history, settings, globalShortcut, ipcMain, tray, windowsShown, windowContents, streams, closedStreams,
-    notify, log, pickFolder, openLink, captureScreen, screenAsk, invoke, start,
+    notify, log, pickFolder, openLink, captureScreen, screenAsk, invoke, start, closeWindow,
   };
 }
 

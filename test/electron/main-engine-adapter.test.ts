@@ -1,5 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import type { EngineStatusLike } from '../../electron/main/app.js';
+import type { ReadAheadProgress } from '../../native-models/conversation/answer.js';
 import { adaptSupervisor, type SupervisorEvent, type SupervisorLike, type SupervisorStatus } from '../../electron/main/engine-adapter.js';
 import type { ModelInfo } from '../../electron/shared/engine-protocol.js';
 import type { AnswerStatsView } from '../../electron/shared/ipc.js';
@@ -34,7 +35,9 @@ const modelInfo: ModelInfo = {
 function fakeSupervisor(events: SupervisorEvent[], load: SupervisorLike['load'] = async () => ({})) {
   let statusListener: (status: SupervisorStatus) => void = () => {};
   const asks: unknown[] = [];
+  const readAheads: unknown[] = [];
   const cancel = vi.fn();
+  const cancelById = vi.fn();
   const supervisor = {
     onStatus: (l: typeof statusListener) => ((statusListener = l), () => {}),
     start: vi.fn(async () => {}),
@@ -49,8 +52,14 @@ function fakeSupervisor(events: SupervisorEvent[], load: SupervisorLike['load'] 
         { cancel },
       );
     },
+    readAhead(params: unknown, onProgress: (p: ReadAheadProgress) => void) {
+      readAheads.push(params);
+      onProgress({ stage: 'encoding', done: 1, total: 2 });
+      return { requestId: `ra${readAheads.length}` };
+    },
+    cancel: cancelById,
   } satisfies SupervisorLike;
-  return { supervisor, asks, cancel, emitStatus: (s: SupervisorStatus) => statusListener(s) };
+  return { supervisor, asks, readAheads, cancel, cancelById, emitStatus: (s: SupervisorStatus) => statusListener(s) };
 }
 
 describe('engine adapter', () => {
@@ -102,5 +111,19 @@ describe('engine adapter', () => {
     for await (const _ of engine.ask({ question: 'more', conversationId: 'c1', followUp: true, options: { useCache: true } }, controller.signal)) controller.abort();
     expect(f.asks[1]).toEqual({ conversationId: 'c1', question: 'more', options: { useCache: true } });
     expect(f.cancel).toHaveBeenCalledTimes(1);
+  });
+  it('reads a capture ahead with a PNG copy, passes its progress on, cancels it by id, and names it in the ask', async () => {
+    const f = fakeSupervisor([{ type: 'done', answer: { stats } }]);
+    const engine = adaptSupervisor(f.supervisor);
+    const image = new Uint8Array([0x89, 0x50]);
+    const progress: ReadAheadProgress[] = [];
+    const handle = engine.readAhead({ image, detail: 'high', useCache: true }, (p) => progress.push(p));
+    expect(f.readAheads).toEqual([{ image: { kind: 'png', bytes: image }, detail: 'high', useCache: true }]);
+    expect((f.readAheads[0] as { image: { bytes: Uint8Array } }).image.bytes).not.toBe(image);
+    expect(progress).toEqual([{ stage: 'encoding', done: 1, total: 2 }]);
+    handle.cancel();
+    expect(f.cancelById).toHaveBeenCalledWith('ra1');
+    for await (const _ of engine.ask({ question: 'q', image, detail: 'high', conversationId: 'c1', followUp: false, options: {}, readAhead: handle.id }, new AbortController().signal));
+    expect(f.asks[0]).toMatchObject({ start: { detail: 'high', readAhead: 'ra1' } });
   });
 });

@@ -33,6 +33,7 @@ const apiMethods = {
   setSettings: true,
   subscribeStatus: true,
   onTrigger: true,
+  onReadAhead: true,
   capturePreview: true,
   openSettings: true,
   subscribeModels: true,

@@ -72,6 +72,28 @@ describe('AskView', () => {
     expect(screen.queryByRole('button', { name: 'Stop' })).toBeNull();
   });
 
+  it('shows the screen being read while the question is typed, then how much was read ahead in the stats', async () => {
+    render(AskView, { props: { api: fake.api } });
+    fake.trigger({ captureId: 'cap-1', width: 1920, height: 1080 });
+    fake.readAhead({ captureId: 'cap-1', progress: { stage: 'encoding', done: 5, total: 13 } });
+    expect((await screen.findByTestId('read-ahead')).textContent).toBe('Reading the screen… 5/13');
+    // Another capture's progress is not this window's.
+    fake.readAhead({ captureId: 'cap-0', progress: { stage: 'ready', tokens: 880 } });
+    fake.readAhead({ captureId: 'cap-1', progress: { stage: 'prefill', tokens: 880 } });
+    await waitFor(() => expect(screen.getByTestId('read-ahead').textContent).toBe('Reading the screen… almost done'));
+    // The question box stays usable all along.
+    expect(questionBox().disabled).toBe(false);
+    fake.readAhead({ captureId: 'cap-1', progress: { stage: 'ready', tokens: 880 } });
+    await waitFor(() => expect(screen.getByTestId('read-ahead').textContent).toMatch(/^Screen read/));
+
+    await askQuestion('What does this error mean?');
+    await waitFor(() => expect(fake.callsTo('ask')).toEqual([{ question: 'What does this error mean?', captureId: 'cap-1' }]));
+    expect(screen.queryByTestId('read-ahead')).toBeNull();
+    fake.emit('ask-1', { type: 'token', text: 'It means…' });
+    fake.emit('ask-1', { type: 'done', stats: stats({ generatedTokens: 3, timeToFirstTokenMs: 90, readAhead: { tokens: 880, ms: 6200 } }) });
+    expect((await screen.findByTestId('stats')).textContent).toContain('first token 90 ms · screen read ahead (880 tokens, 6.2 s)');
+  });
+
   it('says "cache on" when the answer used the KV cache', async () => {
     render(AskView, { props: { api: fake.api } });
     await askQuestion('Hi', 'button');

@@ -11,6 +11,7 @@ import type {
   HistoryEntry,
   ImportReportView,
   ModelsSnapshot,
+  ReadAheadMessage,
   RemoteModelInfo,
   ScreenAskApi,
   StreamMessage,
@@ -42,6 +43,7 @@ export class FakeApi {
   readonly #statusListeners = new Set<(s: AppStatus) => void>();
   readonly #modelListeners = new Set<(s: ModelsSnapshot) => void>();
   readonly #triggerListeners = new Set<(t: TriggerMessage) => void>();
+  readonly #readAheadListeners = new Set<(m: ReadAheadMessage) => void>();
   #status: AppStatus | undefined;
   #models: ModelsSnapshot | undefined;
 
@@ -59,6 +61,11 @@ export class FakeApi {
     this.#models = snapshot;
     for (const l of this.#modelListeners) l(snapshot);
   }
+  /** Plays the main process reporting how reading a capture ahead is going. */
+  readAhead(message: ReadAheadMessage): void {
+    for (const l of this.#readAheadListeners) l(message);
+  }
+
   trigger(trigger: TriggerMessage): void {
     for (const l of this.#triggerListeners) l(trigger);
   }
@@ -126,6 +133,11 @@ export class FakeApi {
       this.calls.push({ method: 'onTrigger', arg: undefined });
       this.#triggerListeners.add(listener);
       return () => void this.#triggerListeners.delete(listener);
+    },
+    onReadAhead: (listener) => {
+      this.calls.push({ method: 'onReadAhead', arg: undefined });
+      this.#readAheadListeners.add(listener);
+      return () => void this.#readAheadListeners.delete(listener);
     },
     capturePreview: async (request) => {
       this.calls.push({ method: 'capturePreview', arg: request });

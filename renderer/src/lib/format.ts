@@ -1,6 +1,7 @@
 // Numbers as the views show them. A renderer copy of the model manager's formatBytes (native-models/hub is Node code
 // and cannot be bundled into the sandboxed page); same decimal units, so the CLI and the app print the same sizes.
 import type { AnswerStatsView } from '../../../electron/shared/ipc.js';
+import type { ReadAheadProgress } from '../../../native-models/conversation/answer.js';
 
 export function formatBytes(bytes: number): string {
   const units = ['B', 'kB', 'MB', 'GB', 'TB'];
@@ -55,6 +56,7 @@ export function statsParts(stats: AnswerStatsView): string[] {
   const parts = [
     `${stats.generatedTokens} ${stats.generatedTokens === 1 ? 'token' : 'tokens'}`,
     `first token ${formatMs(stats.timeToFirstTokenMs)}`,
+    ...(stats.readAhead ? [`screen read ahead (${stats.readAhead.tokens} tokens, ${formatMs(stats.readAhead.ms)})`] : []),
     formatRate(stats.decodeTokensPerSecond),
     `cache ${stats.cache}`,
     providerName(stats.provider),
@@ -68,6 +70,18 @@ export function statsParts(stats: AnswerStatsView): string[] {
 export function formatStats(stats: AnswerStatsView): string {
   const text = statsParts(stats).join(' · ');
   return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+/** What the ask window says while the model reads the capture ahead of the question. */
+export function readAheadLabel(progress: ReadAheadProgress): string {
+  switch (progress.stage) {
+    case 'encoding':
+      return progress.total > 1 ? `Reading the screen… ${progress.done}/${progress.total}` : 'Reading the screen…';
+    case 'prefill':
+      return 'Reading the screen… almost done';
+    case 'ready':
+      return 'Screen read: the answer starts as soon as you ask.';
+  }
 }
 
 /** A history timestamp in the user's locale; the raw string when it does not parse. */
