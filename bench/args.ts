@@ -3,12 +3,13 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { physicalCores } from '../native-models/runtime/threads.js';
 import { DEFAULT_QWEN_LAYERS, defaultModelDir, QWEN_FULL_LAYERS } from './model.js';
+import { DEFAULT_TYPING_MS } from './plan.js';
 import { BENCH_DEVICES, BENCH_FAMILIES, type BenchDevice, type BenchFamily } from './types.js';
 
 export const USAGE =
   'usage: npm run bench -- [--quick] [--json] [--out FILE] [--threads N] [--model-dir DIR] ' +
   `[--family ${BENCH_FAMILIES.join('|')}] [--layers N (qwen2.5-vl: 1 to ${QWEN_FULL_LAYERS}, default ${DEFAULT_QWEN_LAYERS})] ` +
-  `[--device ${BENCH_DEVICES.join('|')}]`;
+  `[--device ${BENCH_DEVICES.join('|')}] [--typing-ms N (the pause before the question, default ${DEFAULT_TYPING_MS})]`;
 
 export interface Args {
   readonly quick: boolean;
@@ -20,6 +21,8 @@ export interface Args {
   /** Decoder layers of the Qwen model; undefined for SmolVLM (its real 30). */
   readonly layers: number | undefined;
   readonly device: BenchDevice;
+  /** How long the read-ahead runs get between the capture and the question (a user typing it). */
+  readonly typingMs: number;
 }
 
 function oneOf<T extends string>(name: string, value: string | undefined, allowed: readonly T[], fallback: T): T {
@@ -43,6 +46,7 @@ export function parseBenchArgs(argv: readonly string[]): Args | undefined {
       family: { type: 'string' },
       layers: { type: 'string' },
       device: { type: 'string' },
+      'typing-ms': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -60,6 +64,10 @@ export function parseBenchArgs(argv: readonly string[]): Args | undefined {
       throw new Error(`--layers must be a whole number from 1 to ${QWEN_FULL_LAYERS}, got ${values.layers}`);
     }
   }
+  const typingMs = values['typing-ms'] === undefined ? DEFAULT_TYPING_MS : Number(values['typing-ms']);
+  if (!Number.isInteger(typingMs) || typingMs < 0 || typingMs > 600_000) {
+    throw new Error(`--typing-ms must be a whole number of milliseconds from 0 to 600000, got ${values['typing-ms']}`);
+  }
   return {
     quick: values.quick,
     json: values.json,
@@ -69,5 +77,6 @@ export function parseBenchArgs(argv: readonly string[]): Args | undefined {
     family,
     layers,
     device,
+    typingMs,
   };
 }

@@ -23,6 +23,8 @@ export interface Phase {
 }
 
 export const QUESTION = 'What is on the screen, and what should I do next?';
+/** How long a user takes to type the question, by default (`--typing-ms`). */
+export const DEFAULT_TYPING_MS = 10_000;
 export const FOLLOW_UP = { question: 'And where is the button for that?', maxNewTokens: 8 } as const;
 
 /** The runs every ratio is computed from, one set per family: keep plan and report pointing at the same runs. */
@@ -69,12 +71,25 @@ function s(base: Scenario, oursRepeats: number, theirsRepeats: number, extra: Pa
   return { ...base, ...extra, oursRepeats, theirsRepeats };
 }
 
-export function benchPlan(quick: boolean, family: BenchFamily = 'smolvlm'): Phase[] {
-  return family === 'smolvlm' ? smolVlmPlan(quick) : qwenPlan(quick);
+export function benchPlan(quick: boolean, family: BenchFamily = 'smolvlm', typingMs: number = DEFAULT_TYPING_MS): Phase[] {
+  return family === 'smolvlm' ? smolVlmPlan(quick, typingMs) : qwenPlan(quick, typingMs);
 }
 
-function smolVlmPlan(quick: boolean): Phase[] {
+/**
+ * The read-ahead runs (ours only): the capture read while the user types for `typingMs`, at both detail levels, and
+ * one impatient user who asks at once (must be no slower than without the read-ahead).
+ */
+export function readAheadScenarios(k: KeyScenarios, typingMs: number, repeats: number): { low: PlannedScenario; high: PlannedScenario; impatient: PlannedScenario } {
+  return {
+    low: s({ ...k.q8Low, readAheadMs: typingMs }, repeats, 0),
+    high: s({ ...k.q8High, readAheadMs: typingMs }, repeats, 0),
+    impatient: s({ ...k.q8High, readAheadMs: 0 }, 1, 0),
+  };
+}
+
+function smolVlmPlan(quick: boolean, typingMs: number): Phase[] {
   const k = KEY_SCENARIOS;
+  const ahead = readAheadScenarios(k, typingMs, quick ? 1 : 2);
   if (quick) {
     return [
       { precision: 'fp32', scenarios: [s(k.cachedFp32, 2, 0), s(k.uncachedFp32, 1, 0)] },
@@ -82,7 +97,11 @@ function smolVlmPlan(quick: boolean): Phase[] {
         precision: 'q8',
         scenarios: [
           s(k.q8Low, 3, 3, { followUp: FOLLOW_UP, stockRepeats: 1 }),
-          s(k.q8High, 2, 2, { stockRepeats: 1 }),
+          // Three of ours: the first high-detail question after the load is compared with the later ones.
+          s(k.q8High, 3, 2, { stockRepeats: 1 }),
+          ahead.low,
+          ahead.high,
+          ahead.impatient,
           s({ ...k.q8Low, maxNewTokens: 512 }, 1, 0),
         ],
       },
@@ -103,7 +122,10 @@ function smolVlmPlan(quick: boolean): Phase[] {
       precision: 'q8',
       scenarios: [
         s(k.q8Low, 3, 3, { followUp: FOLLOW_UP, stockRepeats: 2 }),
-        s(k.q8High, 2, 2, { stockRepeats: 2 }),
+        s(k.q8High, 3, 2, { stockRepeats: 2 }),
+        ahead.low,
+        ahead.high,
+        ahead.impatient,
         s({ ...k.q8Low, maxNewTokens: 512 }, 2, 1),
       ],
     },
@@ -139,13 +161,19 @@ export function oneEngineAtATime(precision: BenchPrecision, scenario: PlannedSce
  * patches through the fixture's vision tower at once, 5–9 GB per process at the peak, which onnxruntime's arena keeps:
  * three processes at once would not fit a 24 GB machine, so high detail runs one engine at a time.
  */
-function qwenPlan(quick: boolean): Phase[] {
+function qwenPlan(quick: boolean, typingMs: number): Phase[] {
   const k = QWEN_KEY_SCENARIOS;
+  const ahead = readAheadScenarios(k, typingMs, 1);
+  // Our high-detail runs, their read-ahead included, in our own phase (one engine at a time for memory).
+  const highPhases = (high: PlannedScenario) =>
+    oneEngineAtATime('q8', high).map((phase) =>
+      phase.scenarios[0]!.oursRepeats > 0 ? { ...phase, scenarios: [...phase.scenarios, ahead.high, ahead.impatient] } : phase,
+    );
   if (quick) {
     return [
       { precision: 'fp32', scenarios: [s(k.cachedFp32, 2, 0), s(k.uncachedFp32, 1, 0)] },
-      { precision: 'q8', scenarios: [s(k.q8Low, 3, 3, { followUp: FOLLOW_UP, stockRepeats: 1 })] },
-      ...oneEngineAtATime('q8', s(k.q8High, 1, 1, { stockRepeats: 1 })),
+      { precision: 'q8', scenarios: [s(k.q8Low, 3, 3, { followUp: FOLLOW_UP, stockRepeats: 1 }), ahead.low] },
+      ...highPhases(s(k.q8High, 2, 1, { stockRepeats: 1 })),
       { precision: 'q4', scenarios: [s({ ...k.q8Low, precision: 'q4' }, 1, 0)] },
     ];
   }
@@ -156,13 +184,15 @@ function qwenPlan(quick: boolean): Phase[] {
     },
     {
       precision: 'q8',
-      scenarios: [s(k.q8Low, 3, 3, { followUp: FOLLOW_UP, stockRepeats: 2 }), s({ ...k.q8Low, maxNewTokens: 512 }, 1, 0)],
+      scenarios: [s(k.q8Low, 3, 3, { followUp: FOLLOW_UP, stockRepeats: 2 }), ahead.low, s({ ...k.q8Low, maxNewTokens: 512 }, 1, 0)],
     },
-    ...oneEngineAtATime('q8', s(k.q8High, 2, 2, { stockRepeats: 2 })),
+    ...highPhases(s(k.q8High, 3, 2, { stockRepeats: 2 })),
     { precision: 'q4', scenarios: [s({ ...k.q8Low, precision: 'q4' }, 2, 2)] },
   ];
 }
 
 export function sameScenario(a: Scenario, b: Scenario): boolean {
-  return a.precision === b.precision && a.detail === b.detail && a.maxNewTokens === b.maxNewTokens && a.cache === b.cache;
+  return (
+    a.precision === b.precision && a.detail === b.detail && a.maxNewTokens === b.maxNewTokens && a.cache === b.cache && a.readAheadMs === b.readAheadMs
+  );
 }

@@ -60,7 +60,7 @@ export interface BenchInputs {
 
 /** Medians of every run of one (engine, scenario). */
 export interface Row
-  extends Pick<Scenario, 'precision' | 'detail' | 'maxNewTokens' | 'cache'>,
+  extends Pick<Scenario, 'precision' | 'detail' | 'maxNewTokens' | 'cache' | 'readAheadMs'>,
     Pick<
       RunResult,
       'engine' | 'imageEncodeMs' | 'prefillMs' | 'ttftMs' | 'decodeTokensPerSecond' | 'promptTokens' | 'imageTokens' | 'generatedTokens'
@@ -82,6 +82,10 @@ export const RATIO_NAMES = [
   'ttftLowMs',
   'followUpTtftRatio',
   'rewriteSpeedupHigh',
+  'preReadTtftHigh',
+  'preReadTtftLow',
+  'peakRssHighVsTransformersJs',
+  'coldHighTtftPenalty',
 ] as const;
 export type RatioName = (typeof RATIO_NAMES)[number];
 export type Ratios = Record<RatioName, number | null>;
@@ -107,6 +111,26 @@ export function goalsFor(k: KeyScenarios): Readonly<Record<RatioName, Goal>> {
       what: `second ask on the same conversation: TTFT / first TTFT (ours, ${k.q8Low.precision}, ${k.q8Low.detail})`,
     },
     rewriteSpeedupHigh: { comparison: '>=', target: 1, what: `${decode(k.q8High)}: rewritten decoder / stock graph` },
+    preReadTtftHigh: {
+      comparison: '<=',
+      target: 0.05,
+      what: `TTFT from the ask, ours, ${k.q8High.precision}, ${k.q8High.detail} detail: capture read while typing / not read ahead`,
+    },
+    preReadTtftLow: {
+      comparison: '<=',
+      target: 0.1,
+      what: `TTFT from the ask, ours, ${k.q8Low.precision}, ${k.q8Low.detail} detail: capture read while typing / not read ahead`,
+    },
+    peakRssHighVsTransformersJs: {
+      comparison: '<=',
+      target: 0.6,
+      what: `peak RSS, ${k.q8High.precision} (runs up to ${k.q8High.detail} detail): ours / transformers.js`,
+    },
+    coldHighTtftPenalty: {
+      comparison: '<=',
+      target: 1.2,
+      what: `TTFT of the first ${k.q8High.detail}-detail question after the load / the later ones (ours, ${k.q8High.precision}, no read-ahead)`,
+    },
   };
 }
 
@@ -183,7 +207,7 @@ export function kvBytesPerContextToken(dims: { numLayers: number; numKvHeads: nu
 }
 
 function scenarioKey(engine: Engine, s: Scenario): string {
-  return `${engine}|${s.precision}|${s.detail}|${s.maxNewTokens}|${s.cache}`;
+  return `${engine}|${s.precision}|${s.detail}|${s.maxNewTokens}|${s.cache}|${s.readAheadMs ?? ''}`;
 }
 
 export function aggregate(
@@ -218,6 +242,7 @@ export function aggregate(
       detail: scenario.detail,
       maxNewTokens: scenario.maxNewTokens,
       cache: scenario.cache,
+      ...(scenario.readAheadMs !== undefined ? { readAheadMs: scenario.readAheadMs } : {}),
       runs: group.length,
       imageEncodeMs: m((r) => r.imageEncodeMs),
       prefillMs: m((r) => r.prefillMs),
@@ -275,11 +300,25 @@ export function summarizeFollowUp(runs: readonly RunResult[]): FollowUpSummary {
   };
 }
 
+/** TTFT with the capture read while the user typed (the longest pause run) over TTFT without (ours). */
+function preReadRatio(rows: readonly Row[], s: Scenario): number | null {
+  const typed = rows.filter((r) => r.engine === 'ours' && (r.readAheadMs ?? 0) > 0 && sameScenario({ ...r, readAheadMs: undefined }, s));
+  const longest = typed.sort((a, b) => (b.readAheadMs ?? 0) - (a.readAheadMs ?? 0))[0];
+  return ratio(longest?.ttftMs, findRow(rows, 'ours', s)?.ttftMs);
+}
+
+/** Highest peak RSS of an engine's workers at a precision (Qwen's high detail runs each engine in a worker of its own). */
+export function peakRss(workers: readonly WorkerSummary[], engine: Engine, precision: Scenario['precision']): number | undefined {
+  const peaks = workers.filter((w) => w.engine === engine && w.precision === precision).map((w) => w.peakRssBytes);
+  return peaks.length ? Math.max(...peaks) : undefined;
+}
+
 export function computeRatios(
   rows: readonly Row[],
   runs: readonly RunResult[],
   bandwidthGbPerSecond: number | null,
   k: KeyScenarios = KEY_SCENARIOS,
+  workers: readonly WorkerSummary[] = [],
 ): Ratios {
   const tps = (engine: Engine, s: Scenario) => findRow(rows, engine, s)?.decodeTokensPerSecond;
   const q8LowTtft = runs
@@ -293,6 +332,9 @@ export function computeRatios(
     .map((r) => r.ttftMs);
   const followUp = runs.filter((r) => r.engine === 'ours' && r.followUp).map((r) => r.followUp!.ttftMs / r.ttftMs);
   const cachedFp32 = findRow(rows, 'ours', k.cachedFp32);
+  const highRuns = runs.filter((r) => r.engine === 'ours' && sameScenario(r.scenario, k.q8High));
+  const cold = highRuns.filter((r) => r.firstHighSinceLoad).map((r) => r.ttftMs);
+  const later = highRuns.filter((r) => !r.firstHighSinceLoad).map((r) => r.ttftMs);
   return {
     cachedVsUncached: ratio(tps('ours', k.cachedFp32), tps('ours', k.uncachedFp32)),
     vsTransformersJsLow: ratio(tps('ours', k.q8Low), tps('transformers.js', k.q8Low)),
@@ -301,6 +343,10 @@ export function computeRatios(
     ttftLowMs: q8LowTtft.length ? median(q8LowTtft) : null,
     followUpTtftRatio: followUp.length ? median(followUp) : null,
     rewriteSpeedupHigh: ratio(tps('ours', k.q8High), tps('ours-stock', k.q8High)),
+    preReadTtftHigh: preReadRatio(rows, k.q8High),
+    preReadTtftLow: preReadRatio(rows, k.q8Low),
+    peakRssHighVsTransformersJs: ratio(peakRss(workers, 'ours', k.q8High.precision), peakRss(workers, 'transformers.js', k.q8High.precision)),
+    coldHighTtftPenalty: ratio(cold[0], later.length ? median(later) : undefined),
   };
 }
 
@@ -409,7 +455,7 @@ export function buildReport(inputs: BenchInputs): BenchReport {
   const bandwidthGbPerSecond = probes.length ? Math.max(...probes) : null;
   const keys = keyScenarios(inputs.family);
   const rows = aggregate(inputs.runs, inputs.model, bandwidthGbPerSecond);
-  const ratios = computeRatios(rows, inputs.runs, bandwidthGbPerSecond, keys);
+  const ratios = computeRatios(rows, inputs.runs, bandwidthGbPerSecond, keys, inputs.workers);
   const followUp = summarizeFollowUp(inputs.runs);
   const reasons: Partial<Record<RatioName, string>> = {
     followUpTtftRatio: followUp.note,
@@ -459,6 +505,7 @@ export function renderTable(headers: readonly string[], rows: readonly (readonly
 }
 
 export function formatGoalValue(name: RatioName, value: number | null): string {
+  if (name === 'preReadTtftHigh' || name === 'preReadTtftLow') return value === null ? '—' : `${formatNumber(value, 3)}×`;
   if (name === 'ttftLowMs') return value === null ? '—' : `${formatNumber(value)} ms`;
   return value === null ? '—' : `${formatNumber(value, 2)}${name === 'rooflineFraction' ? '' : '×'}`;
 }
@@ -479,7 +526,7 @@ export function formatGoals(goals: readonly GoalResult[]): string {
 
 export function formatRows(rows: readonly Row[]): string {
   const order = (r: Row) =>
-    [['fp32', 'q8', 'q4'].indexOf(r.precision), r.detail === 'low' ? 0 : 1, r.cache === 'on' ? 0 : 1, r.maxNewTokens, r.engine === 'ours' ? 0 : 1];
+    [['fp32', 'q8', 'q4'].indexOf(r.precision), r.detail === 'low' ? 0 : 1, r.cache === 'on' ? 0 : 1, r.maxNewTokens, r.engine === 'ours' ? 0 : 1, r.readAheadMs ?? -1];
   const sorted = [...rows].sort((a, b) => {
     const x = order(a);
     const y = order(b);
@@ -487,13 +534,14 @@ export function formatRows(rows: readonly Row[]): string {
     return 0;
   });
   return renderTable(
-    ['engine', 'prec', 'detail', 'new', 'cache', 'runs', 'image ms', 'prefill ms', 'TTFT ms', 'tok/s', 'roofline', 'of roof', 'prompt (image)', 'load', 'others'],
+    ['engine', 'prec', 'detail', 'new', 'cache', 'typing', 'runs', 'image ms', 'prefill ms', 'TTFT ms', 'tok/s', 'roofline', 'of roof', 'prompt (image)', 'load', 'others'],
     sorted.map((r) => [
       r.engine,
       r.precision,
       r.detail,
       String(r.maxNewTokens),
       r.cache,
+      r.readAheadMs === undefined ? '—' : `${formatNumber(r.readAheadMs / 1000, 1)} s`,
       String(r.runs),
       formatNumber(r.imageEncodeMs),
       formatNumber(r.prefillMs),
@@ -505,7 +553,7 @@ export function formatRows(rows: readonly Row[]): string {
       formatNumber(r.loadAverage, 2),
       r.otherCpuFraction === null ? '—' : `${formatNumber(r.otherCpuFraction * 100)}%`,
     ]),
-    [false, false, false, true, false, true, true, true, true, true, true, true, true, true, true],
+    [false, false, false, true, false, true, true, true, true, true, true, true, true, true, true, true],
   );
 }
 
@@ -552,6 +600,8 @@ export function formatReport(report: BenchReport): string {
     formatRows(report.rows),
     '',
     'image = load + preprocess + vision encoder; prefill = TTFT − image; tok/s = tokens after the first per second;',
+    'typing = the capture read ahead while the question is typed for that long (0 s: asked at once); TTFT then counts',
+    'from the moment the question was due, and image/prefill are what was left to do after it;',
     'roofline = bandwidth / (decoder weight bytes + KV bytes × mean context); figures are medians of the runs;',
     `load = 1-min load average before the run (the bench alone keeps it near its ${report.threads} threads); others = share of`,
     "the machine's CPU (all cores) that processes other than the timed engine took during the run, from /proc/stat.",

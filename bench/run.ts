@@ -1,6 +1,6 @@
 /**
  * npm run bench [-- --quick] [--json] [--out FILE] [--threads N] [--model-dir DIR] [--family smolvlm|qwen2.5-vl]
- *   [--layers N] [--device cpu|webgpu|cuda]
+ *   [--layers N] [--device cpu|webgpu|cuda] [--typing-ms N]
  *
  * Decode speed, time to first token and memory of our engine against transformers.js on a random-weight model with
  * the real SmolVLM-256M shapes (default) or Qwen2.5-VL-3B's text shapes at reduced depth (--family qwen2.5-vl,
@@ -249,7 +249,7 @@ async function main(): Promise<void> {
   // and a spread between probes says the machine's load changed during the run. The probe measures host memory, so
   // a run on a GPU skips it.
   const cpu = args.device === 'cpu';
-  for (const phase of benchPlan(args.quick, args.family)) {
+  for (const phase of benchPlan(args.quick, args.family, args.typingMs)) {
     if (cpu) await probe(args, cacheDir, sink);
     await runPhase(phase, args, files, sink);
   }

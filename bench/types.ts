@@ -25,6 +25,12 @@ export interface Scenario {
   readonly cache: 'on' | 'off';
   /** Ours only: ask a second question on the same conversation and time it too. */
   readonly followUp?: { readonly question: string; readonly maxNewTokens: number };
+  /**
+   * Ours only: read the capture ahead (Conversation.readAhead) and ask this many milliseconds after the capture, as a
+   * user typing the question would; 0 asks at once (an impatient user). Time to first token counts from the moment
+   * the question is due. Absent: no read-ahead.
+   */
+  readonly readAheadMs?: number;
 }
 
 /** The figures of one timed generation. Every time is wall clock in milliseconds. */
@@ -54,6 +60,10 @@ export interface RunResult {
     readonly provider: string;
     readonly cache: string;
   };
+  /** The first high-detail question since the model loaded (ours): the cold start a warm-up is meant to remove. */
+  readonly firstHighSinceLoad?: boolean;
+  /** What the read-ahead did before the question (ours, with `readAheadMs`). */
+  readonly readAhead?: { readonly tokens: number; readonly ms: number };
   /** A second ask on the same conversation (ours, when the scenario asks for it). */
   readonly followUp?: {
     readonly ttftMs: number;

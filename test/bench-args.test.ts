@@ -10,7 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { parseBenchArgs } from '../bench/args.js';
 import { CAPTURE, qwenDetailSizes } from '../bench/images.js';
 import { BENCH_PRECISIONS, ensureBenchModel, graphPath, qwenSource, type BenchModelSource } from '../bench/model.js';
-import { benchPlan, KEY_SCENARIOS, keyScenarios, QWEN_KEY_SCENARIOS, repeatsOf, sameScenario, type KeyScenarios, type Phase } from '../bench/plan.js';
+import { benchPlan, DEFAULT_TYPING_MS, KEY_SCENARIOS, keyScenarios, QWEN_KEY_SCENARIOS, repeatsOf, sameScenario, type KeyScenarios, type Phase } from '../bench/plan.js';
 import { aggregate, computeRatios, formatImageLine, goalsFor, GOALS, imageTokenParity } from '../bench/report.js';
 import type { BenchFamily, Engine, RunResult, Scenario } from '../bench/types.js';
 
@@ -32,6 +32,9 @@ describe('bench arguments', () => {
     expect(parseBenchArgs(['--family', 'qwen2.5-vl', '--layers', '36'])!.modelDir).toBe(path.resolve('.cache/bench/qwen2.5-vl-3b-L36'));
     expect(parseBenchArgs(['--family', 'qwen2.5-vl', '--model-dir', 'x'])!.modelDir).toBe(path.resolve('x'));
     expect(parseBenchArgs(['--device', 'cuda', '--threads', '3'])).toMatchObject({ device: 'cuda', threads: 3 });
+    expect(parseBenchArgs([])!.typingMs).toBe(10_000);
+    expect(parseBenchArgs(['--typing-ms', '2500'])!.typingMs).toBe(2500);
+    expect(() => parseBenchArgs(['--typing-ms=-1'])).toThrow(/--typing-ms must be a whole number of milliseconds/);
   });
 
   it('refuses bad values in one line', () => {
@@ -82,6 +85,13 @@ describe('bench plans', () => {
     expect(followUps.some((s) => sameScenario(s, k.q8Low) && s.oursRepeats > 0)).toBe(true);
     // A phase loads the engines at one precision: its scenarios must all be at that precision.
     for (const phase of plan) for (const s of phase.scenarios) expect(s.precision).toBe(phase.precision);
+    // The read-ahead runs: typed at both details, and an impatient one, ours only; a first high question to compare.
+    for (const s of [{ ...k.q8Low, readAheadMs: DEFAULT_TYPING_MS }, { ...k.q8High, readAheadMs: DEFAULT_TYPING_MS }, { ...k.q8High, readAheadMs: 0 }]) {
+      expect(planned(plan, 'ours', s)).toBeGreaterThan(0);
+      expect(planned(plan, 'transformers.js', s) + planned(plan, 'ours-stock', s)).toBe(0);
+    }
+    expect(planned(plan, 'ours', k.q8High)).toBeGreaterThanOrEqual(2);
+    expect(planned(benchPlan(quick, family, 2500), 'ours', { ...k.q8Low, readAheadMs: 2500 })).toBeGreaterThan(0);
   });
 
   it('Qwen runs high detail one engine at a time, and its uncached pair decodes 32 tokens', () => {
@@ -99,7 +109,7 @@ describe('bench plans', () => {
 });
 
 describe('goals and ratios per family', () => {
-  it("describes SmolVLM's goals exactly as before and Qwen's with its own scenarios", () => {
+  it("describes SmolVLM's goals and Qwen's with its own scenarios", () => {
     expect(goalsFor(KEY_SCENARIOS)).toEqual(GOALS);
     expect(Object.fromEntries(Object.entries(GOALS).map(([name, g]) => [name, g.what]))).toEqual({
       cachedVsUncached: 'decode tok/s, fp32, low detail, 128 new: cache on / cache off',
@@ -109,6 +119,10 @@ describe('goals and ratios per family', () => {
       ttftLowMs: 'time to first token, ours, q8, low detail (ms)',
       followUpTtftRatio: 'second ask on the same conversation: TTFT / first TTFT (ours, q8, low)',
       rewriteSpeedupHigh: 'decode tok/s, q8, high detail, 128 new: rewritten decoder / stock graph',
+      preReadTtftHigh: 'TTFT from the ask, ours, q8, high detail: capture read while typing / not read ahead',
+      preReadTtftLow: 'TTFT from the ask, ours, q8, low detail: capture read while typing / not read ahead',
+      peakRssHighVsTransformersJs: 'peak RSS, q8 (runs up to high detail): ours / transformers.js',
+      coldHighTtftPenalty: 'TTFT of the first high-detail question after the load / the later ones (ours, q8, no read-ahead)',
     });
     const qwen = goalsFor(QWEN_KEY_SCENARIOS);
     expect(qwen.cachedVsUncached.what).toBe('decode tok/s, fp32, low detail, 32 new: cache on / cache off');

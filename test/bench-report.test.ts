@@ -9,6 +9,7 @@ import {
   evaluateGoals,
   formatGoals,
   formatReport,
+  formatRows,
   kvBytesPerContextToken,
   median,
   noiseWarnings,
@@ -112,11 +113,50 @@ describe('bench report', () => {
     expect(ratios.followUpTtftRatio).toBeCloseTo(0.05, 9);
     expect(ratios.rooflineFraction).toBeCloseTo(40 / rows.find((r) => r.cache === 'on' && r.precision === 'fp32')!.rooflineTokensPerSecond!, 9);
     expect(computeRatios(rows, runs, null).rooflineFraction).toBeNull();
+    expect([ratios.preReadTtftHigh, ratios.preReadTtftLow, ratios.peakRssHighVsTransformersJs, ratios.coldHighTtftPenalty]).toEqual([null, null, null, null]);
+  });
+
+  it('read-ahead, memory and cold-start ratios: typed vs not read ahead, the first high-detail question vs the later ones', () => {
+    const runs = [
+      run('ours', k.q8High, { ttftMs: 9000, firstHighSinceLoad: true }),
+      run('ours', k.q8High, { ttftMs: 7000 }),
+      run('ours', k.q8High, { ttftMs: 8000 }),
+      run('ours', { ...k.q8High, readAheadMs: 10_000 }, { ttftMs: 150 }),
+      run('ours', { ...k.q8High, readAheadMs: 0 }, { ttftMs: 7600 }),
+      run('ours', k.q8Low, { ttftMs: 500 }),
+      run('ours', { ...k.q8Low, readAheadMs: 10_000 }, { ttftMs: 40 }),
+    ];
+    const rows = aggregate(runs, model, 30);
+    // The impatient row is its own row, not folded into either.
+    expect(rows.filter((r) => r.detail === 'high').map((r) => r.readAheadMs)).toEqual([undefined, 10_000, 0]);
+    const workers = [
+      { engine: 'ours', precision: 'q8', loadMs: 1, peakRssBytes: 1.5e9 },
+      { engine: 'transformers.js', precision: 'q8', loadMs: 1, peakRssBytes: 2e9 },
+      { engine: 'transformers.js', precision: 'q8', loadMs: 1, peakRssBytes: 3e9 },
+    ] as const;
+    const ratios = computeRatios(rows, runs, 30, k, workers);
+    expect(ratios.preReadTtftHigh).toBeCloseTo(150 / 8000, 9);
+    expect(ratios.preReadTtftLow).toBeCloseTo(40 / 500, 9);
+    expect(ratios.peakRssHighVsTransformersJs).toBeCloseTo(0.5, 9);
+    expect(ratios.coldHighTtftPenalty).toBeCloseTo(9000 / 7500, 9);
+    expect(formatRows(rows)).toMatch(/typing/);
   });
 
   it('evaluates goals in both directions and never fails on a missed or missing one', () => {
     const goals = evaluateGoals(
-      { cachedVsUncached: 12, vsTransformersJsLow: 1.2, vsTransformersJsHigh: null, rooflineFraction: 0.8, ttftLowMs: 1200, followUpTtftRatio: 0.05, rewriteSpeedupHigh: 1.5 },
+      {
+        cachedVsUncached: 12,
+        vsTransformersJsLow: 1.2,
+        vsTransformersJsHigh: null,
+        rooflineFraction: 0.8,
+        ttftLowMs: 1200,
+        followUpTtftRatio: 0.05,
+        rewriteSpeedupHigh: 1.5,
+        preReadTtftHigh: 0.02,
+        preReadTtftLow: 0.2,
+        peakRssHighVsTransformersJs: 0.7,
+        coldHighTtftPenalty: 1.1,
+      },
       { vsTransformersJsHigh: 'transformers.js failed' },
     );
     const byName = Object.fromEntries(goals.map((g) => [g.name, g]));
@@ -126,6 +166,8 @@ describe('bench report', () => {
     expect(byName.vsTransformersJsHigh!.reason).toBe('transformers.js failed');
     expect(byName.ttftLowMs!.met).toBe(false); // ≤ 1000 ms
     expect(byName.followUpTtftRatio!.met).toBe(true); // ≤ 0.1
+    expect([byName.preReadTtftHigh!.met, byName.preReadTtftLow!.met]).toEqual([true, false]); // ≤ 0.05, ≤ 0.1
+    expect([byName.peakRssHighVsTransformersJs!.met, byName.coldHighTtftPenalty!.met]).toEqual([false, true]); // ≤ 0.6, ≤ 1.2
     const table = formatGoals(goals);
     expect(table).toContain('NOT met');
     expect(table).toContain('not measured');
