@@ -77,8 +77,8 @@ export function loadModel(dir: string, options?: LoadOptions): Promise<Model> {
 }
 
 export { Conversation } from './conversation/conversation.js';
-export type { AskOptions, ConversationOptions, ImageInput } from './conversation/conversation.js';
-export type { Answer, AnswerEvent, AnswerStats } from './conversation/answer.js';
+export type { AskOptions, ConversationOptions, ImageInput, ReadAheadOptions } from './conversation/conversation.js';
+export type { Answer, AnswerEvent, AnswerStats, ReadAheadProgress, ReadAheadResult } from './conversation/answer.js';
 export type { ImageDetail, ImageSize, PreparedImage } from './families/family.js';
 export type { GenerationOptions } from './generation/settings.js';
 export { generationOptionsSchema, validateGenerationOptions } from './generation/settings.js';

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ReadAheadProgress } from '../../native-models/conversation/answer.js';
+import type { ReadAheadProgress } from '../../native-models/index.js';
 import { loadModel, type ImageDetail, type Model } from '../../native-models/index.js';
 import type { LoadedModel } from '../../native-models/model/load.js';
 import { writeQwen2VlModel } from '../fixtures/qwen2vl/generate.js';
