@@ -163,6 +163,27 @@ describe('context limit', () => {
       await small.dispose();
     }
   });
+
+  it('refuses a first question that is too long with the limit, not advice about conversations', async () => {
+    const small = await smallContextModel(110);
+    try {
+      const long = 'Why is the sky blue today? '.repeat(40);
+      const textOnly = await small.startConversation().ask(long).next().catch((e: unknown) => e);
+      expect(String(textOnly)).toMatch(
+        /This question is too long for the model: the prompt is \d+ tokens and the model's context holds 110 \(prompt and answer together\)\. Shorten it to at most (\d+) tokens \(about (\d+) characters\)\./,
+      );
+      expect(String(textOnly)).not.toMatch(/new conversation|image detail/);
+      // The figure it gives is usable: a question of that many characters fits.
+      const [, , characters] = /at most (\d+) tokens \(about (\d+) characters\)/.exec(String(textOnly))!;
+      const fits = await collectAnswer(small.startConversation().ask(long.slice(0, Number(characters) - 10), { maxNewTokens: 1 }));
+      expect(fits.promptTokenIds.length).toBeLessThan(110);
+
+      const withImage = await small.startConversation({ image, detail: 'low' }).ask(long).next().catch((e: unknown) => e);
+      expect(String(withImage)).toMatch(/the prompt is \d+ tokens \(64 of them the image\) and the model's context holds 110/);
+    } finally {
+      await small.dispose();
+    }
+  });
 });
 
 describe('devices and lifetime', () => {
