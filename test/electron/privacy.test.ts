@@ -14,7 +14,7 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { writeSmolVlmModel } from '../fixtures/smolvlm/generate.js';
 import { writeScreenshotLike } from '../support/images.js';
 import { attempts, runIsolated } from '../support/namespaces.js';
@@ -57,14 +57,6 @@ async function uncaughtProbes(log: string, pid: number): Promise<string[]> {
   });
 }
 
-async function until(condition: () => Promise<boolean>, what: string, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
 describe('the network sentinel in both processes', () => {
   let mainLog: string;
   let modelLog: string;
@@ -85,7 +77,7 @@ describe('the network sentinel in both processes', () => {
       // After the answers, the model process probes itself: what it records from then on follows the probe markers.
       whileRunning: async (pid) => {
         process.kill(pid, 'SIGUSR2');
-        await until(async () => (await logLines(modelLog)).some((line) => line.startsWith('{"probesDone"')), 'the model process to probe');
+        await vi.waitUntil(async () => (await logLines(modelLog)).some((line) => line.startsWith('{"probesDone"')), { timeout: 60_000, interval: 50 });
       },
     });
     await runProbes(servers.targets, mainLog);
