@@ -3,7 +3,7 @@ import { cp, mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/promises
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { listPrecisions, loadModel, ScreenAskError, type AskOptions, type Model } from '../../native-models/index.js';
+import { listPrecisions, loadModel, ScreenAskError, type Answer, type AskOptions, type Model } from '../../native-models/index.js';
 import { writeSmolVlmModel } from '../fixtures/smolvlm/generate.js';
 import { collectAnswer } from '../support/answers.js';
 import { writeGradient } from '../support/images.js';
@@ -152,14 +152,15 @@ describe('generation', () => {
       signal: controller.signal,
     });
     let tokens = 0;
+    let done: Answer | undefined;
     for await (const event of events) {
       if (event.type === 'token' && ++tokens === 3) controller.abort();
-      if (event.type === 'done') {
-        expect(event.answer.stats.stopReason).toBe('cancelled');
-        expect(event.answer.tokenIds).toHaveLength(3);
-      }
+      if (event.type === 'done') done = event.answer;
     }
     expect(tokens).toBe(3);
+    // A stream that ended without its done event would fail here, not pass silently.
+    expect(done?.stats.stopReason).toBe('cancelled');
+    expect(done?.tokenIds).toHaveLength(3);
   });
 
   it('reports the figures of the answer', async () => {
