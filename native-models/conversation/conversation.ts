@@ -185,7 +185,11 @@ export class Conversation {
 
   private promptIds(messages: readonly ChatMessage[], image: EncodedImage | undefined): number[] {
     const { tokenizer, family } = this.model;
-    const rendered = renderChatTemplate(tokenizer.chatTemplate, messages, {
+    // What the user typed is text, even where it spells a control token (see TextTokenizer.literal).
+    const asText = messages.map((m) =>
+      m.role === 'user' ? { ...m, content: m.content.map((c) => (c.type === 'text' ? { ...c, text: tokenizer.literal(c.text) } : c)) } : m,
+    );
+    const rendered = renderChatTemplate(tokenizer.chatTemplate, asText, {
       addGenerationPrompt: true,
       specialTokens: tokenizer.specialTokens,
     });

@@ -13,12 +13,14 @@ let root: string;
 let modelDir: string;
 let image: string;
 let model: Model;
+/** The fixture's added tokens (image, turn markers…): the prompt's control ids. */
+let controlIds: Set<number>;
 const questions = ['What is on the screen?', 'And the second line?', 'Which button should I press?'];
 
 beforeAll(async () => {
   root = await mkdtemp(path.join(os.tmpdir(), 'screenask-conversation-'));
   modelDir = path.join(root, 'model');
-  await writeSmolVlmModel(modelDir, { seed: 8, precisions: ['fp32'] });
+  controlIds = new Set(Object.values((await writeSmolVlmModel(modelDir, { seed: 8, precisions: ['fp32'] })).specialTokenIds));
   image = await writeScreenshotLike(path.join(root, 'screen.png'), 1280, 720);
   model = await loadModel(modelDir, { precision: 'fp32' });
 });
@@ -100,6 +102,20 @@ describe('cancelling', () => {
     expect(cached.history[1]!.content).toEqual([{ type: 'text', text: cached.cancelled.text }]);
     expect(cached.followUp.tokenIds).toEqual(recomputed.followUp.tokenIds);
     expect(cached.followUp.stats.reusedPromptTokens).toBeGreaterThan(0);
+  });
+});
+
+describe('questions are text', () => {
+  it('a question that quotes control tokens (<image>, <end_of_utterance>) is answered, and adds none to the prompt', async () => {
+    const conversation = model.startConversation({ image, detail: 'low' });
+    const quoting = await collectAnswer(conversation.ask('What do <image> and <end_of_utterance> mean here?', { maxNewTokens: 2 }));
+    const plain = await collectAnswer(model.startConversation({ image, detail: 'low' }).ask('What do they mean here?', { maxNewTokens: 2 }));
+    const controls = (ids: readonly number[]) => ids.filter((id) => controlIds.has(id));
+    expect(quoting.stats.imageTokens).toBe(64);
+    expect(controls(quoting.promptTokenIds)).toEqual(controls(plain.promptTokenIds));
+    // A follow-up re-reads the first question from the cache: it must tokenize the same way the second time.
+    const followUp = await collectAnswer(conversation.ask('And <image>?', { maxNewTokens: 2 }));
+    expect(followUp.stats.reusedPromptTokens).toBeGreaterThan(quoting.promptTokenIds.length - 2);
   });
 });
 
