@@ -7,12 +7,14 @@ import { DEFAULT_TYPING_MS } from './plan.js';
 import { BENCH_DEVICES, BENCH_FAMILIES, type BenchDevice, type BenchFamily } from './types.js';
 
 export const USAGE =
-  'usage: npm run bench -- [--quick] [--json] [--out FILE] [--threads N] [--model-dir DIR] ' +
+  'usage: npm run bench -- [--quick | --reliability] [--json] [--out FILE] [--threads N] [--model-dir DIR] ' +
   `[--family ${BENCH_FAMILIES.join('|')}] [--layers N (qwen2.5-vl: 1 to ${QWEN_FULL_LAYERS}, default ${DEFAULT_QWEN_LAYERS})] ` +
   `[--device ${BENCH_DEVICES.join('|')}] [--typing-ms N (the pause before the question, default ${DEFAULT_TYPING_MS})]`;
 
 export interface Args {
   readonly quick: boolean;
+  /** Only the figures unit tests must not assert: memory over 100 questions, download cancel latency. */
+  readonly reliability: boolean;
   readonly json: boolean;
   readonly out: string | undefined;
   readonly threads: number;
@@ -39,6 +41,7 @@ export function parseBenchArgs(argv: readonly string[]): Args | undefined {
     allowPositionals: false,
     options: {
       quick: { type: 'boolean', default: false },
+      reliability: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
       out: { type: 'string' },
       threads: { type: 'string' },
@@ -70,6 +73,7 @@ export function parseBenchArgs(argv: readonly string[]): Args | undefined {
   }
   return {
     quick: values.quick,
+    reliability: values.reliability,
     json: values.json,
     out: values.out,
     threads,

@@ -1,5 +1,5 @@
 /**
- * npm run bench [-- --quick] [--json] [--out FILE] [--threads N] [--model-dir DIR] [--family smolvlm|qwen2.5-vl]
+ * npm run bench [-- --quick | --reliability] [--json] [--out FILE] [--threads N] [--model-dir DIR] [--family smolvlm|qwen2.5-vl]
  *   [--layers N] [--device cpu|webgpu|cuda] [--typing-ms N]
  *
  * Decode speed, time to first token and memory of our engine against transformers.js on a random-weight model with
@@ -9,6 +9,8 @@
  * or --out FILE. Missed goals are reported, never turned into a failure. The models (SmolVLM ~1.5 GB, Qwen at 4
  * layers ~6.7 GB) and the bandwidth probe (~1 GB) are cached under .cache/bench/; delete a file there to rebuild it.
  * --device passes a GPU provider to both engines (for a GPU machine; the roofline is then not measured).
+ * --reliability measures only what unit tests must not assert (bench/reliability.ts): memory over 100 questions and
+ * how fast a cancelled download stops; it takes seconds and needs no bench model.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -22,6 +24,7 @@ import { lastLevelCacheBytes, measureBandwidth, type BandwidthResult } from './b
 import { benchImages } from './images.js';
 import { BENCH_PRECISIONS, decoderWeightBytes, ensureBenchModel, modelSource, type BenchPrecision } from './model.js';
 import { benchPlan, QUESTION, type Phase, repeatsOf } from './plan.js';
+import { formatReliability, measureReliability } from './reliability.js';
 import { buildReport, formatReport, kvBytesPerContextToken, reportJson, type MachineInfo, type ModelInfo } from './report.js';
 import type { DetailImages, Engine, RunResult, Scenario, WorkerReply, WorkerRequest, WorkerSummary } from './types.js';
 
@@ -227,6 +230,13 @@ async function main(): Promise<void> {
   }
   if (!args) {
     console.log(USAGE);
+    return;
+  }
+  if (args.reliability) {
+    const figures = await measureReliability(log);
+    const text = args.json ? JSON.stringify(figures, null, 2) : formatReliability(figures);
+    if (args.out) writeFileSync(args.out, `${JSON.stringify(figures, null, 2)}\n`);
+    console.log(text);
     return;
   }
   const started = performance.now();

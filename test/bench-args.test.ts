@@ -20,7 +20,8 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 describe('bench arguments', () => {
   it('defaults to SmolVLM on the CPU with its cached model, as before', () => {
     const args = parseBenchArgs([])!;
-    expect(args).toMatchObject({ quick: false, json: false, family: 'smolvlm', layers: undefined, device: 'cpu' });
+    expect(args).toMatchObject({ quick: false, reliability: false, json: false, family: 'smolvlm', layers: undefined, device: 'cpu' });
+    expect(parseBenchArgs(['--reliability'])!.reliability).toBe(true);
     expect(args.modelDir).toBe(path.resolve('.cache/bench/smolvlm-256m'));
     expect(parseBenchArgs(['--help'])).toBeUndefined();
   });

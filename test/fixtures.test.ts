@@ -8,8 +8,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_DECODER_LAYOUT } from './fixtures/shared/decoder.js';
-import { EMBED_STD, EMBED_WEIGHT } from './fixtures/shared/embed.js';
 import {
   PRECISIONS as ALL,
   TINY_DIMS,
@@ -37,8 +35,8 @@ import {
   type CacheArgs,
 } from './support/fixture-graphs.js';
 import { cosine, expectClose, maxAbsDiff } from './support/float-compare.js';
-import { referenceDecoder } from './support/reference-decoder.js';
-import { layerNorm, matVec, ropeAngles } from './support/reference-math.js';
+import { smolVlmReferenceLogits } from './support/reference-decoder.js';
+import { layerNorm, matVec } from './support/reference-math.js';
 import { runScript } from './support/run-script.js';
 import { loadTransformersOffline, referenceRun, type ReferenceTensor } from './support/transformers-js.js';
 
@@ -84,15 +82,6 @@ async function decode(info: SmolVlmFixtureInfo, p: Precision, a: DecodeArgs): Pr
 // ---------------------------------------------------------------------------------------------
 // Independent float64 references, built from the same seeded weight streams.
 
-/** HF LlamaForCausalLM forward (no cache) of token ids, all positions: logits[pos][vocab]. */
-function referenceLogits(info: SmolVlmFixtureInfo, ids: number[]): Float64Array[] {
-  const t = info.dims.text;
-  const H = t.hiddenSize;
-  const table = randomTensor(info.seed, EMBED_WEIGHT, info.vocabSize * H, EMBED_STD);
-  const embeds = ids.map((id) => Float64Array.from(table.subarray(id * H, (id + 1) * H)));
-  const model = { seed: info.seed, text: t, vocabSize: info.vocabSize, layout: DEFAULT_DECODER_LAYOUT };
-  return referenceDecoder(model, embeds, (s) => ropeAngles(s, t.ropeTheta, t.headDim));
-}
 
 /** The vision tower without encoder layers: patch Conv + positions → post LayerNorm → pixel shuffle → projection. */
 function referenceShallowVision(seed: number, dims: SmolVlmDims, frame: Float32Array): Float64Array[] {
@@ -252,7 +241,7 @@ describe('SmolVLM fixture directory', () => {
   it('decoder fp32 matches an independent Llama reference (RoPE, GQA, causal mask, untied head)', async () => {
     const ids = [1, 40, 41, 300, 7, 99, 512, 23];
     const out = await decode(main, 'fp32', { ids: [ids] });
-    const ref = referenceLogits(main, ids);
+    const ref = smolVlmReferenceLogits(main, ids);
     for (let pos = 0; pos < ids.length; pos++) {
       expect(maxAbsDiff(logitsAt(out, pos), Float32Array.from(ref[pos]!))).toBeLessThan(1e-3);
     }

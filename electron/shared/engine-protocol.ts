@@ -274,13 +274,22 @@ function idOf(raw: unknown): string | null {
   return typeof id === 'string' && requestId.safeParse(id).success ? id : null;
 }
 
+/** A received value in a message, whatever it is: structured clone carries BigInts and cycles, which JSON cannot. */
+function shown(value: unknown): string {
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return typeof value === 'bigint' ? `${value}n` : Object.prototype.toString.call(value);
+  }
+}
+
 function parseWith<T>(schema: z.ZodType<T>, raw: unknown): Parsed<T> {
   const parsed = schema.safeParse(raw);
   if (parsed.success) return { ok: true, message: parsed.data };
   const v = raw && typeof raw === 'object' ? (raw as { v?: unknown }).v : undefined;
   const error =
     v !== undefined && v !== PROTOCOL_VERSION
-      ? `protocol version ${JSON.stringify(v)} is not ${PROTOCOL_VERSION} (the app and its model process are from different builds)`
+      ? `protocol version ${shown(v)} is not ${PROTOCOL_VERSION} (the app and its model process are from different builds)`
       : describeIssue(parsed.error, raw);
   return { ok: false, requestId: idOf(raw), error };
 }

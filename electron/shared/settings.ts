@@ -8,7 +8,7 @@
  */
 import { z } from 'zod';
 import { imageDetails } from '../../native-models/families/family.js';
-import { generationOptionsSchema } from '../../native-models/generation/settings.js';
+import { generationOptionsSchema, rangeOf, type NumericRange } from '../../native-models/generation/settings.js';
 import { precisions } from '../../native-models/model/precision.js';
 import { devices } from '../../native-models/runtime/devices.js';
 import { parseAccelerator } from './accelerator.js';
@@ -123,24 +123,7 @@ export const settingLabels: Readonly<Record<SettingName, string>> = {
   saveScreenshotsInHistory: 'Save screenshots in history',
 };
 
-export interface NumericRange {
-  readonly min: number;
-  readonly max: number;
-  /** True when `min` itself is refused (top-p must be above 0). */
-  readonly minExclusive: boolean;
-  readonly integer: boolean;
-}
 type NumericSetting = 'maxNewTokens' | 'temperature' | 'topK' | 'topP' | 'repetitionPenalty';
-
-function rangeOf(schema: z.ZodNumber): NumericRange {
-  const min = schema.minValue ?? -Number.MAX_VALUE;
-  return {
-    min,
-    max: schema.maxValue ?? Number.MAX_VALUE,
-    minExclusive: !schema.safeParse(min).success,
-    integer: schema.isInt,
-  };
-}
 
 /** Bounds for the sliders and number inputs, read from the engine's schema rather than copied. */
 export const numericRanges: Readonly<Record<NumericSetting, NumericRange>> = {

@@ -1,14 +1,20 @@
 import { parseArgs } from 'node:util';
 import { imageDetails, type ImageDetail } from '../families/family.js';
-import type { GenerationOptions } from '../generation/settings.js';
+import { validateGenerationOptions, type GenerationOptions } from '../generation/settings.js';
 import { ScreenAskError } from '../model/errors.js';
 import { precisions, type Precision } from '../model/layout.js';
 import { devices, type Device } from '../runtime/session.js';
 
+/** Where the first question comes from: the command line, stdin (`-`), or a file (`--question-file`). */
+export type QuestionSource =
+  | { readonly from: 'text'; readonly text: string }
+  | { readonly from: 'stdin' }
+  | { readonly from: 'file'; readonly path: string };
+
 export interface AskCommand {
   readonly model: string;
   readonly image: string | undefined;
-  readonly question: string;
+  readonly question: QuestionSource;
   /** Further questions asked in the same conversation, in order. */
   readonly followUps: readonly string[];
   readonly precision: Precision | 'auto';
@@ -23,8 +29,65 @@ export interface AskCommand {
 
 export const askUsage =
   'usage: npm run ask -- --model DIR [--image FILE] [--max-new-tokens N] [--temperature T] [--top-p P] [--top-k K] ' +
-  '[--repetition-penalty R] [--seed S] [--no-cache] [--precision P] [--device D] [--threads N] [--detail low|high] [--max-pixels N] ' +
-  '[--json] "question" [--follow-up "question" ...]';
+  '[--repetition-penalty R] [--seed S] [--no-cache] [--precision P|auto] [--device D] [--threads N] [--detail low|high] ' +
+  '[--max-pixels N] [--json] ("question" | - | --question-file FILE) [--follow-up "question" ...]';
+
+/** The numeric generation flags and the setting each one sets (`--no-cache` is the boolean one, below). */
+const generationFlags = {
+  'max-new-tokens': 'maxNewTokens',
+  temperature: 'temperature',
+  'top-p': 'topP',
+  'top-k': 'topK',
+  'repetition-penalty': 'repetitionPenalty',
+  seed: 'seed',
+} as const satisfies Record<string, keyof GenerationOptions>;
+
+const flagOf = (field: string): string =>
+  field === 'useCache' ? '--no-cache' : `--${Object.entries(generationFlags).find(([, f]) => f === field)?.[0] ?? field}`;
+
+const options = {
+  model: { type: 'string' },
+  image: { type: 'string' },
+  'max-new-tokens': { type: 'string' },
+  temperature: { type: 'string' },
+  'top-p': { type: 'string' },
+  'top-k': { type: 'string' },
+  'repetition-penalty': { type: 'string' },
+  seed: { type: 'string' },
+  'no-cache': { type: 'boolean' },
+  precision: { type: 'string', default: 'auto' },
+  device: { type: 'string', default: 'cpu' },
+  threads: { type: 'string' },
+  detail: { type: 'string', default: 'high' },
+  'max-pixels': { type: 'string' },
+  json: { type: 'boolean' },
+  'follow-up': { type: 'string', multiple: true },
+  'question-file': { type: 'string' },
+} as const;
+
+/**
+ * `--temperature -1` as `--temperature=-1`: util.parseArgs takes a value that starts with a dash for an option of its
+ * own ("argument is ambiguous"), so a negative number would never reach the range check that explains it.
+ */
+function joinNegativeValues(argv: readonly string[]): string[] {
+  const takesValue = new Set(Object.entries(options).filter(([, o]) => o.type === 'string').map(([name]) => `--${name}`));
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const next = argv[i + 1];
+    if (arg === '--') {
+      out.push(...argv.slice(i));
+      break;
+    }
+    if (takesValue.has(arg) && next !== undefined && /^-(\d|\.\d|Infinity$)/.test(next)) {
+      out.push(`${arg}=${next}`);
+      i++;
+    } else {
+      out.push(arg);
+    }
+  }
+  return out;
+}
 
 function number(flag: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
@@ -42,48 +105,40 @@ function oneOf<T extends string>(flag: string, value: string, allowed: readonly 
   return value as T;
 }
 
-/** Parses `ask`'s argv; every mistake is a one-line ScreenAskError. Ranges are checked later by the shared schema. */
+function questionSource(positionals: readonly string[], file: string | undefined): QuestionSource {
+  const text = positionals.join(' ').trim();
+  if (file !== undefined && text) {
+    throw new ScreenAskError(`Give the question once: as text, as - (stdin) or with --question-file, not both. ${askUsage}`);
+  }
+  if (file !== undefined) {
+    if (!file.trim()) throw new ScreenAskError('Empty --question-file: give the path of a text file that holds the question.');
+    return { from: 'file', path: file };
+  }
+  if (text === '-') return { from: 'stdin' };
+  if (!text) throw new ScreenAskError(`Missing the question. ${askUsage}`);
+  return { from: 'text', text };
+}
+
+/**
+ * Parses `ask`'s argv; every mistake is a one-line ScreenAskError. Generation settings are range-checked here, with
+ * the engine's schema, so that a wrong flag is reported before anything is loaded.
+ */
 export function parseAskArgs(argv: readonly string[]): AskCommand {
   let parsed;
   try {
-    parsed = parseArgs({
-      args: [...argv],
-      allowPositionals: true,
-      options: {
-        model: { type: 'string' },
-        image: { type: 'string' },
-        'max-new-tokens': { type: 'string' },
-        temperature: { type: 'string' },
-        'top-p': { type: 'string' },
-        'top-k': { type: 'string' },
-        'repetition-penalty': { type: 'string' },
-        seed: { type: 'string' },
-        'no-cache': { type: 'boolean' },
-        precision: { type: 'string', default: 'auto' },
-        device: { type: 'string', default: 'cpu' },
-        threads: { type: 'string' },
-        detail: { type: 'string', default: 'high' },
-        'max-pixels': { type: 'string' },
-        json: { type: 'boolean' },
-        'follow-up': { type: 'string', multiple: true },
-      },
-    });
+    parsed = parseArgs({ args: joinNegativeValues(argv), allowPositionals: true, options });
   } catch (error) {
     throw new ScreenAskError(`${(error as Error).message.split('\n')[0]} (${askUsage})`);
   }
   const { values, positionals } = parsed;
   if (!values.model) throw new ScreenAskError(`Missing --model DIR. ${askUsage}`);
-  const question = positionals.join(' ').trim();
-  if (!question) throw new ScreenAskError(`Missing the question. ${askUsage}`);
-  const generation: Record<string, number | boolean | undefined> = {
-    maxNewTokens: number('max-new-tokens', values['max-new-tokens']),
-    temperature: number('temperature', values.temperature),
-    topP: number('top-p', values['top-p']),
-    topK: number('top-k', values['top-k']),
-    repetitionPenalty: number('repetition-penalty', values['repetition-penalty']),
-    seed: number('seed', values.seed),
-    useCache: values['no-cache'] ? false : undefined,
-  };
+  const question = questionSource(positionals, values['question-file']);
+  const generation = Object.fromEntries(
+    [
+      ...Object.entries(generationFlags).map(([flag, field]) => [field, number(flag, values[flag as keyof typeof generationFlags])] as const),
+      ['useCache', values['no-cache'] ? false : undefined] as const,
+    ].filter(([, v]) => v !== undefined),
+  );
   return {
     model: values.model,
     image: values.image,
@@ -92,12 +147,12 @@ export function parseAskArgs(argv: readonly string[]): AskCommand {
       if (!q.trim()) throw new ScreenAskError('Empty --follow-up question: give the question text after it.');
       return q;
     }),
-    precision: values.precision === 'auto' ? 'auto' : oneOf('precision', values.precision, precisions),
+    precision: oneOf('precision', values.precision, ['auto', ...precisions] as const),
     device: oneOf('device', values.device, devices),
     threads: number('threads', values.threads),
     detail: oneOf('detail', values.detail, imageDetails),
     maxPixels: number('max-pixels', values['max-pixels']),
     json: values.json ?? false,
-    generation: Object.fromEntries(Object.entries(generation).filter(([, v]) => v !== undefined)),
+    generation: validateGenerationOptions(generation, flagOf),
   };
 }

@@ -184,10 +184,7 @@ export class Conversation {
     const promptIds = this.promptIds([...this.turns, userTurn], image);
     const { maxContext } = this.model;
     if (maxContext !== undefined && promptIds.length >= maxContext) {
-      throw new ScreenAskError(
-        `This conversation has reached the model's context (${promptIds.length} of ${maxContext} tokens): ` +
-          'start a new conversation on the same capture (its image stays encoded) or use low image detail.',
-      );
+      throw new ScreenAskError(this.doesNotFit(question, promptIds.length, maxContext, isFirstTurn, image));
     }
 
     const cache = (this.cache ??= createKvCache(this.model.graphs.signature));
@@ -236,6 +233,28 @@ export class Conversation {
   }
 
   /**
+   * Why a question is refused, with the fix that works: later in a conversation, a new conversation on the same
+   * capture; on the first turn, a shorter question, with the limit.
+   */
+  private doesNotFit(question: string, promptLength: number, maxContext: number, isFirstTurn: boolean, image: EncodedImage | undefined): string {
+    if (!isFirstTurn) {
+      return (
+        `This conversation has reached the model's context (${promptLength} of ${maxContext} tokens): ` +
+        'start a new conversation on the same capture (its image stays encoded) or use low image detail.'
+      );
+    }
+    const n = (value: number): string => value.toLocaleString('en');
+    const questionTokens = Math.max(1, this.model.tokenizer.encode(question).length);
+    // The prompt may take at most maxContext - 1 tokens: the answer needs room for one.
+    const room = maxContext - 1 - (promptLength - questionTokens);
+    const ofImage = image ? ` (${n(image.prepared.tokenCount)} of them the image)` : '';
+    const prompt = `the prompt is ${n(promptLength)} tokens${ofImage} and the model's context holds ${n(maxContext)} (prompt and answer together)`;
+    if (room < 1) return `This question cannot fit: ${prompt}. Use ${image ? 'low image detail or ' : ''}a model with a longer context.`;
+    const characters = Math.floor((room * question.length) / questionTokens);
+    return `This question is too long for the model: ${prompt}. Shorten it to at most ${n(room)} tokens (about ${n(characters)} characters).`;
+  }
+
+  /**
    * The conversation's encoded image: found in the model's image cache, or preprocessed and encoded one vision call at
    * a time, resuming after the last call a stopped read-ahead finished. Undefined when the conversation has no image,
    * or when `signal` stopped it part-way (an answer's signal then makes the answer stop too).
@@ -275,7 +294,11 @@ export class Conversation {
 
   private promptIds(messages: readonly ChatMessage[], image: EncodedImage | undefined): number[] {
     const { tokenizer, family } = this.model;
-    const rendered = renderChatTemplate(tokenizer.chatTemplate, messages, {
+    // What the user typed is text, even where it spells a control token (see TextTokenizer.literal).
+    const asText = messages.map((m) =>
+      m.role === 'user' ? { ...m, content: m.content.map((c) => (c.type === 'text' ? { ...c, text: tokenizer.literal(c.text) } : c)) } : m,
+    );
+    const rendered = renderChatTemplate(tokenizer.chatTemplate, asText, {
       addGenerationPrompt: true,
       specialTokens: tokenizer.specialTokens,
     });

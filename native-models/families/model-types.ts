@@ -17,3 +17,11 @@ export function familyOfModelType(modelType: string): FamilyName | undefined {
   const entry = Object.entries(familyModelTypes).find(([, types]) => (types as readonly string[]).includes(modelType));
   return entry?.[0] as FamilyName | undefined;
 }
+
+/** Why a model_type cannot run, and what to do instead (the engine's load error and the import report say the same). */
+export function unsupportedModelType(modelType: string): string {
+  return (
+    `Model type "${modelType}" (config.json) is not one ScreenAsk can run (supported: ${supportedModelTypes.join(', ')}): ` +
+    'choose a SmolVLM or Qwen2-VL / Qwen2.5-VL model, or export a fine-tune of one of them in the same layout.'
+  );
+}

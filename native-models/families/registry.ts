@@ -1,6 +1,6 @@
 import { ScreenAskError } from '../model/errors.js';
 import type { FamilyContext, FamilyDefinition, ModelFamily } from './family.js';
-import { familyOfModelType, supportedModelTypes, type FamilyName } from './model-types.js';
+import { familyOfModelType, unsupportedModelType, type FamilyName } from './model-types.js';
 import { qwen2VlFamily } from './qwen2vl/family.js';
 import { smolVlmFamily } from './smolvlm/family.js';
 
@@ -9,10 +9,6 @@ const families: Record<FamilyName, FamilyDefinition> = { smolvlm: smolVlmFamily,
 export async function createFamily(context: FamilyContext): Promise<ModelFamily> {
   const modelType = context.configs.config.model_type;
   const name = familyOfModelType(modelType);
-  if (!name) {
-    throw new ScreenAskError(
-      `Model type "${modelType}" is not supported (supported: ${supportedModelTypes.join(', ')}).`,
-    );
-  }
+  if (!name) throw new ScreenAskError(unsupportedModelType(modelType));
   return families[name].create(context);
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { ModelConfigs } from '../model/config.js';
+import { useCacheFalseSources } from '../model/use-cache-flag.js';
 import { ScreenAskError } from '../model/errors.js';
 import type { SamplingSettings } from './sampler.js';
 
@@ -30,13 +31,56 @@ export interface GenerationSettings extends SamplingSettings {
 const fallbackMaxNewTokens = 256;
 const fallbackTopK = 50; // the Hugging Face generation default, which the public configs rely on
 
-export function validateGenerationOptions(options: unknown): GenerationOptions {
+/** A numeric setting's bounds, read from its schema (so that messages and the settings page never restate them). */
+export interface NumericRange {
+  readonly min: number;
+  readonly max: number;
+  /** True when `min` itself is refused (top-p must be above 0). */
+  readonly minExclusive: boolean;
+  readonly integer: boolean;
+}
+
+export function rangeOf(schema: z.ZodNumber): NumericRange {
+  const min = schema.minValue ?? -Number.MAX_VALUE;
+  return {
+    min,
+    max: schema.maxValue ?? Number.MAX_VALUE,
+    minExclusive: !schema.safeParse(min).success,
+    integer: schema.isInt,
+  };
+}
+
+/** "a whole number from 1 to 8192", "a number above 0 and at most 1". */
+export function describeRange({ min, max, minExclusive, integer }: NumericRange): string {
+  const what = integer ? 'a whole number' : 'a number';
+  return minExclusive ? `${what} above ${min} and at most ${max}` : `${what} from ${min} to ${max}`;
+}
+
+type GenerationField = keyof GenerationOptions;
+
+function describeField(field: GenerationField): string {
+  const schema = generationOptionsSchema.shape[field].unwrap();
+  return schema instanceof z.ZodNumber ? describeRange(rangeOf(schema)) : 'true or false';
+}
+
+/**
+ * Checks options from outside (the CLI, the utility process, an API caller). `name` words a field for the message:
+ * the engine says "setting temperature", the command line "--temperature".
+ */
+export function validateGenerationOptions(options: unknown, name: (field: string) => string = (field) => `setting ${field}`): GenerationOptions {
   const parsed = generationOptionsSchema.strict().safeParse(options ?? {});
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0]!;
-  const field = issue.path.join('.') || 'options';
-  const got = issue.path.length ? ` (got ${JSON.stringify(readPath(options, issue.path))})` : '';
-  throw new ScreenAskError(`Invalid setting ${field}: ${issue.message}${got}.`);
+  if (issue.code === 'unrecognized_keys') {
+    throw new ScreenAskError(`Unknown ${name(issue.keys[0] ?? '')}: the settings are ${Object.keys(generationOptionsSchema.shape).join(', ')}.`);
+  }
+  const field = issue.path[0];
+  if (typeof field !== 'string' || !(field in generationOptionsSchema.shape)) {
+    throw new ScreenAskError('Invalid generation settings: expected an object of named values.');
+  }
+  const value = readPath(options, issue.path);
+  const got = ` (got ${typeof value === 'number' ? String(value) : (JSON.stringify(value) ?? String(value))})`;
+  throw new ScreenAskError(`Invalid ${name(field)}: must be ${describeField(field as GenerationField)}${got}.`);
 }
 
 function readPath(value: unknown, keys: readonly PropertyKey[]): unknown {
@@ -75,12 +119,8 @@ export function resolveGenerationSettings(
   return { settings, warnings: cacheFlagWarnings(configs, options.useCache) };
 }
 
-function cacheFlagWarnings({ config, generation }: ModelConfigs, callerUseCache: boolean | undefined): string[] {
-  const sources = [
-    config.use_cache === false && 'config.json',
-    config.text_config?.use_cache === false && 'config.json (text_config)',
-    generation.use_cache === false && 'generation_config.json',
-  ].filter((s): s is string => typeof s === 'string');
+function cacheFlagWarnings(configs: ModelConfigs, callerUseCache: boolean | undefined): string[] {
+  const sources = useCacheFalseSources(configs);
   if (sources.length === 0 || callerUseCache === false) return [];
   return [
     `${sources.join(' and ')} set use_cache: false, a training-time flag that gradient checkpointing saves into ` +

@@ -7,12 +7,13 @@
 import { mkdir, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
-import { supportedModelTypes } from '../families/model-types.js';
+import { supportedModelTypes, unsupportedModelType } from '../families/model-types.js';
 import { resolveGenerationSettings } from '../generation/settings.js';
 import { readModelConfigs, textDims, type ModelConfigs } from '../model/config.js';
-import { ScreenAskError, firstLine } from '../model/errors.js';
+import { useCacheFalseSources } from '../model/use-cache-flag.js';
+import { firstLine } from '../model/errors.js';
 import { readModelJson } from '../model/json-files.js';
-import { graphFile, graphNames, listPrecisions, precisions, requiredJsonFiles, resolveModelFiles, type Precision } from '../model/layout.js';
+import { assertModelFolder, graphFile, graphNames, listPrecisions, precisions, requiredJsonFiles, resolveModelFiles, type Precision } from '../model/layout.js';
 import { readImported, writeImported } from './installed.js';
 
 export interface ImportReport {
@@ -64,20 +65,10 @@ async function graphGaps(dir: string): Promise<{ precision: Precision; missing: 
   });
 }
 
-function cacheFlagSources({ config, generation }: ModelConfigs): string[] {
-  return [
-    config.use_cache === false && 'config.json',
-    config.text_config?.use_cache === false && 'config.json (text_config)',
-    generation.use_cache === false && 'generation_config.json',
-  ].filter((s): s is string => typeof s === 'string');
-}
-
 /** Validates `dir` as the engine would load it and reports everything at once; never throws for a bad folder. */
 export async function inspectModelFolder(dir: string): Promise<ImportReport> {
   const absolute = path.resolve(dir);
-  if (!(await stat(absolute).catch(() => undefined))?.isDirectory()) {
-    throw new ScreenAskError(`Model folder ${absolute} does not exist: pass the folder that holds config.json and onnx/.`);
-  }
+  await assertModelFolder(absolute);
   const missing: string[] = [];
   const problems: string[] = [];
   const notes: string[] = [];
@@ -116,12 +107,10 @@ export async function inspectModelFolder(dir: string): Promise<ImportReport> {
   const family = modelType === undefined ? undefined : familyOfModelType[modelType];
   const engineSupported = modelType !== undefined && supportedModelTypes.includes(modelType);
   if (modelType !== undefined && !engineSupported) {
-    problems.push(
-      `model_type "${modelType}" is not supported by this ScreenAsk version (supported: ${supportedModelTypes.join(', ')}).`,
-    );
+    problems.push(unsupportedModelType(modelType));
   }
 
-  const useCacheFalse = configs ? cacheFlagSources(configs) : [];
+  const useCacheFalse = configs ? useCacheFalseSources(configs) : [];
   if (configs) {
     try {
       const { warnings } = resolveGenerationSettings(configs, {});

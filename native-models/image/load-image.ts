@@ -1,6 +1,6 @@
 import { readFile, stat } from 'node:fs/promises';
 import sharp, { type Metadata } from 'sharp';
-import { ScreenAskError } from '../model/errors.js';
+import { ScreenAskError, fileProblem } from '../model/errors.js';
 
 /** 8-bit sRGB pixels, interleaved R,G,B, row-major, no padding between rows. */
 export interface RgbImage {
@@ -104,10 +104,7 @@ async function readBytes(path: string, fail: (problem: string) => never): Promis
     return await readFile(path);
   } catch (err) {
     if (err instanceof ImageLoadError) throw err;
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return fail('no such file');
-    if (code === 'EACCES' || code === 'EPERM') return fail('permission denied');
-    return fail(`the file could not be read (${code ?? firstLine(err)})`);
+    return fail(fileProblem(err));
   }
 }
 

@@ -14,3 +14,12 @@ export function firstLine(error: unknown): string {
   const text = error instanceof Error ? error.message : String(error);
   return text.split('\n').find((line) => line.trim() !== '')?.trim() ?? 'unknown error';
 }
+
+/** A failed file read in words a user can act on ("no such file", "permission denied"), for one-line errors. */
+export function fileProblem(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT' || code === 'ENOTDIR') return 'no such file';
+  if (code === 'EISDIR') return 'it is a directory, not a file';
+  if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
+  return `the file could not be read (${code ?? firstLine(error)})`;
+}

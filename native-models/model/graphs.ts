@@ -1,4 +1,4 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type ort from 'onnxruntime-node';
 import type { TextDims } from './config.js';
@@ -39,9 +39,10 @@ const unchanged = (file: string, reason: string): PreparedDecoder => ({
 });
 
 /**
- * The rewritten decoder (see decoder-rewrite.ts), or the file as it is with the reason. A graph with external weights
- * must be opened by path for the runtime to find them, so its (small) rewritten graph is written beside the original;
- * where that folder is read-only, the stock graph runs instead.
+ * The rewritten decoder (see decoder-rewrite.ts), or the file as it is with the reason. The rewritten graph is opened
+ * from memory: nothing is written, so a model folder (downloaded, imported, read-only) is only ever read. Weights in
+ * external-data files are found through onnxruntime's folder option for graphs loaded from bytes; it refuses every
+ * other way to point a graph elsewhere (absolute or `..` locations, symlinks out of the folder).
  */
 async function prepareRewrite(file: string, dims: TextDims): Promise<PreparedDecoder> {
   let result;
@@ -56,17 +57,10 @@ async function prepareRewrite(file: string, dims: TextDims): Promise<PreparedDec
     ...(result.cacheReadInPlace ? ['cache-read-in-place'] : []),
     ...(result.lastRowLogits ? ['last-row-logits'] : []),
   ];
-  let model: string | Uint8Array = result.model;
-  if (result.hasExternalData && applied.length > 0) {
-    const beside = path.join(path.dirname(file), `.screenask-${path.basename(file)}`);
-    try {
-      await writeFile(beside, result.model);
-      model = beside;
-    } catch (error) {
-      return unchanged(file, `cannot write ${beside} (${(error as Error).message})`);
-    }
-  }
-  return { variant: { model }, ...(result.newKv ? { newKv: result.newKv } : {}), rewrites: { applied, skipped: result.skipped } };
+  const variant: GraphVariant = result.hasExternalData
+    ? { model: result.model, options: { extra: { session: { model_external_initializers_file_folder_path: path.dirname(file) } } } }
+    : { model: result.model };
+  return { variant, ...(result.newKv ? { newKv: result.newKv } : {}), rewrites: { applied, skipped: result.skipped } };
 }
 
 /**

@@ -32,15 +32,23 @@ export async function listPrecisions(dir: string): Promise<Precision[]> {
   return precisions.filter((p) => graphNames.every((g) => files.has(path.basename(graphFile(g, p)))));
 }
 
+/** A model path must be a folder; a file (often its config.json or a graph) gets a message that says so. */
+export async function assertModelFolder(dir: string): Promise<void> {
+  const info = await stat(dir).catch(() => undefined);
+  if (info?.isDirectory()) return;
+  throw new ScreenAskError(
+    info
+      ? `Model path ${dir} is a file, not a folder: pass the folder that holds config.json and onnx/.`
+      : `Model directory ${dir} does not exist: pass a folder that holds config.json and onnx/.`,
+  );
+}
+
 /**
  * Checks that `dir` looks like a supported export and returns the graphs for `precision`. Every problem is reported
  * at once, so a user fixing an import sees the whole list rather than one file per attempt.
  */
 export async function resolveModelFiles(dir: string, precision: Precision): Promise<GraphFiles> {
-  const info = await stat(dir).catch(() => undefined);
-  if (!info?.isDirectory()) {
-    throw new ScreenAskError(`Model directory ${dir} does not exist: pass a folder that holds config.json and onnx/.`);
-  }
+  await assertModelFolder(dir);
   if (!(precision in precisionSuffixes)) {
     throw new ScreenAskError(`Unknown precision "${precision}": use one of ${precisions.join(', ')}.`);
   }

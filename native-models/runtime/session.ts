@@ -60,6 +60,14 @@ async function create(variant: GraphVariant, provider: Exclude<Device, 'auto'>, 
 }
 
 /**
+ * onnxruntime's first line without its own framing: "Load model from /path/x.onnx failed:Protobuf parsing failed."
+ * becomes "Protobuf parsing failed" (the caller names the file), so the sentence around it reads as one.
+ */
+function runtimeReason(error: unknown): string {
+  return firstLine(error).replace(/^Load model from .* failed:\s*/, '').replace(/[.\s]+$/, '');
+}
+
+/**
  * Opens one graph. An explicit device that fails is an error naming it; `auto` tries the platform's GPU providers and
  * falls back to the CPU, keeping the reason so the stats can say why.
  */
@@ -79,7 +87,7 @@ export async function openSession(
       const session = await create(variantFor(provider), provider, threads);
       return failures.length ? { session, provider, fallbackReason: failures.join('; ') } : { session, provider };
     } catch (error) {
-      const reason = firstLine(error);
+      const reason = runtimeReason(error);
       if (/protobuf|parse|invalid model|load model|external data|No such file/i.test(reason) || provider === 'cpu') {
         throw new ScreenAskError(
           `Cannot load ${label}: ${reason}. The file may be corrupt or incomplete: download the model again.`,

@@ -16,6 +16,14 @@ export interface TextTokenizer {
   encode(text: string, opts?: { addSpecialTokens?: boolean }): number[];
   /** Text of `ids`; with `skipSpecialTokens`, special tokens are left out. Ids the tokenizer lacks have no text. */
   decode(ids: readonly number[], opts?: { skipSpecialTokens?: boolean }): string;
+  /**
+   * `text` as the user wrote it, made safe to place in a prompt: every added token's string in it (`<image>`,
+   * `<|im_end|>`, `<end_of_utterance>`) gets a word joiner (U+2060) after its first character, so it is read as
+   * text. Without this, a question quoting `<image>` would claim an image slot (and fail), and one quoting
+   * `<end_of_utterance>` would end the user's turn early. (The tokenizer library matches added tokens anywhere; it has
+   * no switch to read part of the input as plain text.)
+   */
+  literal(text: string): string;
   /** Id of one token (regular or added), e.g. `idOf('<image>')`. */
   idOf(token: string): number | undefined;
   /** Highest token id + 1, added tokens included. */
@@ -97,7 +105,7 @@ export async function loadTokenizer(dir: string): Promise<TextTokenizer> {
       { cause: error },
     );
   }
-  return new HfTextTokenizer(tokenizer, chatTemplate, {
+  return new HfTextTokenizer(tokenizer, tokenizerJson.added_tokens.map((t) => t.content), chatTemplate, {
     bos: config.bos_token,
     eos: config.eos_token,
     pad: config.pad_token,
@@ -105,17 +113,32 @@ export async function loadTokenizer(dir: string): Promise<TextTokenizer> {
   });
 }
 
+const WORD_JOINER = '\u2060';
+
 class HfTextTokenizer implements TextTokenizer {
   readonly vocabSize: number;
+  /** Every added token's string, longest first (so `<image>` never pre-empts a longer token that contains it). */
+  private readonly addedTokens: RegExp | undefined;
 
   constructor(
     private readonly tokenizer: Tokenizer,
+    addedTokens: readonly string[],
     readonly chatTemplate: string,
     readonly specialTokens: SpecialTokens,
   ) {
     let max = -1;
     for (const id of tokenizer.get_vocab(true).values()) max = Math.max(max, id);
     this.vocabSize = max + 1;
+    const strings = [...new Set(addedTokens.filter((t) => [...t].length > 1))].sort((a, b) => b.length - a.length);
+    this.addedTokens = strings.length ? new RegExp(strings.map((t) => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|'), 'gu') : undefined;
+  }
+
+  literal(text: string): string {
+    if (!this.addedTokens) return text;
+    return text.replace(this.addedTokens, (token) => {
+      const [first = ''] = token;
+      return `${first}${WORD_JOINER}${token.slice(first.length)}`;
+    });
   }
 
   encode(text: string, opts: { addSpecialTokens?: boolean } = {}): number[] {

@@ -46,6 +46,7 @@ function stubApi(settings: unknown): void {
       subscribeStatus: (listener: (s: unknown) => void) => (listener(status), Promise.resolve(() => undefined)),
       subscribeModels: (listener: (s: unknown) => void) => (listener(models), Promise.resolve(() => undefined)),
       onTrigger: () => () => undefined,
+      onReadAhead: () => () => undefined,
       listHistory: resolved([]),
     },
   });

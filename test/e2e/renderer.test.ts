@@ -120,6 +120,40 @@ async function shot(name: string): Promise<void> {
   await page.screenshot({ path: path.join(artifacts, `${name}.png`), fullPage: true });
 }
 
+/**
+ * Runs in the page: the luminance of the page background, and every visible, enabled text whose colour has less than
+ * 4.5:1 contrast with the first opaque background behind it (WCAG's relative luminance and contrast ratio).
+ */
+function themeReport(): { pageLuminance: number; texts: number; unreadable: string[] } {
+  const rgb = (css: string): [number, number, number, number] => {
+    const [r = 0, g = 0, b = 0, a = 1] = (css.match(/[\d.]+/g) ?? []).map(Number);
+    return [r, g, b, css.startsWith('rgba') ? a : 1];
+  };
+  const luminance = ([r, g, b]: number[]): number => {
+    const lin = (c: number) => (c / 255 <= 0.04045 ? c / 255 / 12.92 : ((c / 255 + 0.055) / 1.055) ** 2.4);
+    return 0.2126 * lin(r!) + 0.7152 * lin(g!) + 0.0722 * lin(b!);
+  };
+  const backdrop = (element: Element | null): number[] => {
+    for (let e = element; e; e = e.parentElement) {
+      const color = rgb(getComputedStyle(e).backgroundColor);
+      if (color[3] > 0.5) return color;
+    }
+    return rgb(getComputedStyle(document.documentElement).backgroundColor);
+  };
+  const unreadable: string[] = [];
+  let texts = 0;
+  for (const element of document.body.querySelectorAll('*')) {
+    const text = [...element.childNodes].filter((n) => n.nodeType === Node.TEXT_NODE).map((n) => n.textContent ?? '').join('').trim();
+    if (!text || element.getClientRects().length === 0 || element.closest(':disabled, [aria-disabled="true"]')) continue;
+    texts++;
+    const fg = luminance(rgb(getComputedStyle(element).color));
+    const bg = luminance(backdrop(element));
+    const ratio = (Math.max(fg, bg) + 0.05) / (Math.min(fg, bg) + 0.05);
+    if (ratio < 4.5) unreadable.push(`${element.tagName.toLowerCase()} "${text.slice(0, 40)}": ${ratio.toFixed(2)}:1`);
+  }
+  return { pageLuminance: luminance(backdrop(document.body)), texts, unreadable };
+}
+
 describe('the renderer in Chromium, against the real model process', () => {
   it('streams the answer about a capture as sanitized Markdown', async () => {
     // Record every length the answer's text passes through: a streamed answer grows in steps.
@@ -313,13 +347,27 @@ describe('the renderer in Chromium, against the real model process', () => {
     await shot('history');
   });
 
-  it('renders every view in the dark theme without errors', async () => {
+  it('renders every view in the dark theme: a dark page, and every text readable against what is behind it', async () => {
+    const light = await page.evaluate(themeReport);
     await page.emulateMedia({ colorScheme: 'dark' });
-    for (const view of ['ask', 'settings', 'models', 'history']) {
-      await page.evaluate((v) => (location.hash = `#${v}`), view);
-      await page.waitForTimeout(150);
-      await shot(`${view}-dark`);
+    try {
+      const titles = { ask: 'ScreenAsk', settings: 'ScreenAsk — Settings', models: 'ScreenAsk — Models', history: 'ScreenAsk — History' };
+      for (const [view, title] of Object.entries(titles)) {
+        await page.evaluate((v) => (location.hash = `#${v}`), view);
+        await eventually(() => page.title()).toBe(title);
+        const dark = await page.evaluate(themeReport);
+        // The theme switched: the page itself went from near white to near black.
+        expect(light.pageLuminance, view).toBeGreaterThan(0.8);
+        expect(dark.pageLuminance, view).toBeLessThan(0.05);
+        // WCAG AA for body text (4.5:1) for every visible, enabled piece of text, against its own backdrop.
+        expect(dark.unreadable, view).toEqual([]);
+        expect(dark.texts, view).toBeGreaterThan(3);
+        await shot(`${view}-dark`);
+      }
+    } finally {
+      await page.emulateMedia({ colorScheme: 'light' });
     }
     expect(pageErrors).toEqual([]);
   });
+
 });

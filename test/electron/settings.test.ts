@@ -156,6 +156,7 @@ describe('renderer safety', () => {
       'native-models/generation/settings.ts',
       'native-models/model/errors.ts',
       'native-models/model/precision.ts',
+      'native-models/model/use-cache-flag.ts',
       'native-models/runtime/devices.ts',
     ]);
   });

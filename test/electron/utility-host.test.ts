@@ -58,6 +58,9 @@ describe('malformed messages', () => {
     ['no type', { v: PROTOCOL_VERSION, requestId: 'm1' }, 'm1'],
     ['unknown type', { v: PROTOCOL_VERSION, type: 'format-disk', requestId: 'm2' }, 'm2'],
     ['another protocol version', { v: 99, type: 'ping', requestId: 'm3' }, 'm3'],
+    // Structured clone carries BigInts, which JSON.stringify (used to name the version) throws on: found by fuzzing.
+    ['a BigInt version', { v: 1n, type: 'ping', requestId: 'm8' }, 'm8'],
+    ['a version holding a BigInt', { v: { n: 0n }, type: 'ping', requestId: 'm9' }, 'm9'],
     ['a wrong field type', { v: PROTOCOL_VERSION, type: 'load', requestId: 'm4', dir: 7 }, 'm4'],
     ['an out-of-range setting', { v: PROTOCOL_VERSION, type: 'ask', requestId: 'm5', conversationId: 'c', question: 'q', options: { temperature: 99 } }, 'm5'],
     ['an unknown setting', { v: PROTOCOL_VERSION, type: 'ask', requestId: 'm6', conversationId: 'c', question: 'q', options: { bogus: 1 } }, 'm6'],

@@ -1,9 +1,10 @@
 /** The `ask` command line, run as a real process on a generated model. */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { cp, mkdtemp, rm, truncate, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runScript } from '../support/run-script.js';
+import { repoRoot, runScript, type ScriptResult } from '../support/run-script.js';
 import { writeSolid } from '../support/images.js';
 
 const ask = 'native-models/cli/ask.ts';
@@ -67,7 +68,12 @@ describe('npm run ask', () => {
     [['--image', 'IMAGE', 'q'], /^error: Missing --model DIR/],
     [['--model', 'NOWHERE', 'q'], /^error: Model directory .* does not exist/],
     [['--model', 'MODEL', '--image', 'NOT_IMAGE', 'q'], /^error: Cannot read image .*notes\.txt/],
-    [['--model', 'MODEL', '--temperature', '12', 'q'], /^error: Invalid setting temperature: .*\(got 12\)/],
+    [['--model', 'MODEL', '--temperature', '12', 'q'], /^error: Invalid --temperature: must be a number from 0 to 5 \(got 12\)\./],
+    [['--model', 'MODEL', '--temperature', '-1', 'q'], /^error: Invalid --temperature: must be a number from 0 to 5 \(got -1\)\./],
+    [['--model', 'MODEL', '--max-new-tokens', '-5', 'q'], /^error: Invalid --max-new-tokens: must be a whole number from 1 to 8192 \(got -5\)\./],
+    [['--model', 'CONFIG_FILE', 'q'], /^error: Model path .*config\.json is a file, not a folder: pass the folder that holds config\.json/],
+    [['--model', 'MODEL', '--precision', 'fp8', 'q'], /^error: Invalid value for --precision: "fp8" \(use one of auto, fp32/],
+    [['--model', 'MODEL', '--question-file', 'NOWHERE'], /^error: Cannot read --question-file .*none: no such file\./],
     [['--model', 'MODEL', '--top-p', 'lots', 'q'], /^error: Invalid value for --top-p/],
     [['--model', 'MODEL', '--precision', 'q4', 'q'], /^error: Model in .* has no q4 files/],
     [['--model', 'MODEL', 'q', '--follow-up', ' '], /^error: Empty --follow-up question/],
@@ -77,7 +83,12 @@ describe('npm run ask', () => {
     const notImage = path.join(root, 'notes.txt');
     await writeFile(notImage, 'hello');
     const resolved = args.map((a) =>
-      a === 'MODEL' ? modelDir : a === 'IMAGE' ? image : a === 'NOWHERE' ? path.join(root, 'none') : a === 'NOT_IMAGE' ? notImage : a,
+      a === 'MODEL' ? modelDir
+      : a === 'IMAGE' ? image
+      : a === 'NOWHERE' ? path.join(root, 'none')
+      : a === 'NOT_IMAGE' ? notImage
+      : a === 'CONFIG_FILE' ? path.join(modelDir, 'config.json')
+      : a,
     );
     const result = await runScript(ask, resolved);
     expect(result.code).toBe(1);
@@ -85,5 +96,67 @@ describe('npm run ask', () => {
     expect(result.stderr.trim().split('\n')).toHaveLength(1);
     expect(result.stderr).not.toMatch(/\n\s+at /);
     expect(result.stderr).not.toContain('unexpected');
+  });
+
+  it('checks the image before loading the model: a bad image next to a broken model is what gets reported', async () => {
+    const broken = path.join(root, 'broken-model');
+    await cp(modelDir, broken, { recursive: true });
+    await truncate(path.join(broken, 'onnx', 'decoder_model_merged_quantized.onnx'), 100);
+    const notImage = path.join(root, 'not-an-image.png');
+    await writeFile(notImage, 'hello');
+    const result = await runScript(ask, ['--model', broken, '--image', notImage, 'q']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/^error: Cannot read image .*not-an-image\.png": not a supported image format/);
+    // The model is broken too, which loading it would have reported instead.
+    const loaded = await runScript(ask, ['--model', broken, '--image', image, 'q']);
+    expect(loaded.stderr).toMatch(/^error: Cannot load onnx\/decoder_model_merged_quantized\.onnx: /);
+  });
+});
+
+describe('a long question', () => {
+  // Over the command-line length at which onnxruntime's InferenceSession.create segfaults (~28,950 bytes).
+  const long = `What does this say? ${'a'.repeat(30_000)}`;
+  const oneLineError = (result: ScriptResult, message: RegExp): void => {
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(message);
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+  };
+
+  it('on the command line is refused in one line, exit 1, before anything loads', async () => {
+    oneLineError(
+      await runScript(ask, ['--model', modelDir, long]),
+      /^error: The command line is 30,\d{3} bytes long, over the 24,576 that onnxruntime survives: pass a long question in a file with --question-file FILE, or on stdin with -/,
+    );
+  });
+
+  it('through npm run -s as well (npm used to exit 249 in silence)', async () => {
+    const result = await new Promise<ScriptResult>((resolve) =>
+      execFile('npm', ['run', '-s', 'ask', '--', '--model', modelDir, long], { cwd: repoRoot }, (error, stdout, stderr) =>
+        resolve({ code: error ? Number(error.code) : 0, stdout, stderr }),
+      ),
+    );
+    oneLineError(result, /^error: The command line is .* bytes long/);
+  });
+
+  it('from --question-file reaches the model, which names its limit when the question cannot fit', async () => {
+    const file = path.join(root, 'long-question.txt');
+    await writeFile(file, long);
+    oneLineError(
+      await runScript(ask, ['--model', modelDir, '--max-new-tokens', '2', '--question-file', file]),
+      /^error: This question is too long for the model: the prompt is [\d,]+ tokens and the model's context holds 8,192 \(prompt and answer together\)\. Shorten it to at most [\d,]+ tokens \(about [\d,]+ characters\)\./,
+    );
+  });
+
+  it('from stdin (-) is answered like one on the command line', async () => {
+    const args = ['--model', modelDir, '--image', image, '--max-new-tokens', '4', '--detail', 'low', '--precision', 'fp32', '--json'];
+    const fromStdin = await new Promise<ScriptResult>((resolve) => {
+      const child = execFile(process.execPath, ['--import', 'tsx', path.join(repoRoot, ask), ...args, '-'], { cwd: repoRoot }, (error, stdout, stderr) =>
+        resolve({ code: error ? Number(error.code) : 0, stdout, stderr }),
+      );
+      child.stdin!.end('What colour?\n');
+    });
+    const fromArgs = await runScript(ask, [...args, 'What colour?']);
+    expect(fromStdin.code).toBe(0);
+    expect(JSON.parse(fromStdin.stdout).promptTokenIds).toEqual(JSON.parse(fromArgs.stdout).promptTokenIds);
   });
 });

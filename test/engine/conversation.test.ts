@@ -13,12 +13,14 @@ let root: string;
 let modelDir: string;
 let image: string;
 let model: Model;
+/** The fixture's added tokens (image, turn markers…): the prompt's control ids. */
+let controlIds: Set<number>;
 const questions = ['What is on the screen?', 'And the second line?', 'Which button should I press?'];
 
 beforeAll(async () => {
   root = await mkdtemp(path.join(os.tmpdir(), 'screenask-conversation-'));
   modelDir = path.join(root, 'model');
-  await writeSmolVlmModel(modelDir, { seed: 8, precisions: ['fp32'] });
+  controlIds = new Set(Object.values((await writeSmolVlmModel(modelDir, { seed: 8, precisions: ['fp32'] })).specialTokenIds));
   image = await writeScreenshotLike(path.join(root, 'screen.png'), 1280, 720);
   model = await loadModel(modelDir, { precision: 'fp32' });
 });
@@ -103,6 +105,20 @@ describe('cancelling', () => {
   });
 });
 
+describe('questions are text', () => {
+  it('a question that quotes control tokens (<image>, <end_of_utterance>) is answered, and adds none to the prompt', async () => {
+    const conversation = model.startConversation({ image, detail: 'low' });
+    const quoting = await collectAnswer(conversation.ask('What do <image> and <end_of_utterance> mean here?', { maxNewTokens: 2 }));
+    const plain = await collectAnswer(model.startConversation({ image, detail: 'low' }).ask('What do they mean here?', { maxNewTokens: 2 }));
+    const controls = (ids: readonly number[]) => ids.filter((id) => controlIds.has(id));
+    expect(quoting.stats.imageTokens).toBe(64);
+    expect(controls(quoting.promptTokenIds)).toEqual(controls(plain.promptTokenIds));
+    // A follow-up re-reads the first question from the cache: it must tokenize the same way the second time.
+    const followUp = await collectAnswer(conversation.ask('And <image>?', { maxNewTokens: 2 }));
+    expect(followUp.stats.reusedPromptTokens).toBeGreaterThan(quoting.promptTokenIds.length - 2);
+  });
+});
+
 describe('image-feature cache', () => {
   it('a new conversation on the same capture skips the vision encoder and answers the same', async () => {
     const capture = await writeGradient(path.join(root, 'capture.png'), 640, 400);
@@ -163,6 +179,27 @@ describe('context limit', () => {
       await small.dispose();
     }
   });
+
+  it('refuses a first question that is too long with the limit, not advice about conversations', async () => {
+    const small = await smallContextModel(110);
+    try {
+      const long = 'Why is the sky blue today? '.repeat(40);
+      const textOnly = await small.startConversation().ask(long).next().catch((e: unknown) => e);
+      expect(String(textOnly)).toMatch(
+        /This question is too long for the model: the prompt is \d+ tokens and the model's context holds 110 \(prompt and answer together\)\. Shorten it to at most (\d+) tokens \(about (\d+) characters\)\./,
+      );
+      expect(String(textOnly)).not.toMatch(/new conversation|image detail/);
+      // The figure it gives is usable: a question of that many characters fits.
+      const [, , characters] = /at most (\d+) tokens \(about (\d+) characters\)/.exec(String(textOnly))!;
+      const fits = await collectAnswer(small.startConversation().ask(long.slice(0, Number(characters) - 10), { maxNewTokens: 1 }));
+      expect(fits.promptTokenIds.length).toBeLessThan(110);
+
+      const withImage = await small.startConversation({ image, detail: 'low' }).ask(long).next().catch((e: unknown) => e);
+      expect(String(withImage)).toMatch(/the prompt is \d+ tokens \(64 of them the image\) and the model's context holds 110/);
+    } finally {
+      await small.dispose();
+    }
+  });
 });
 
 describe('devices and lifetime', () => {
@@ -185,19 +222,24 @@ describe('devices and lifetime', () => {
     );
   });
 
-  it('memory stays bounded over 100 questions, and an unloaded model says so', async () => {
+  it('keeps no state across 100 questions (each capture encoded once, no carry-over), and an unloaded model says so', async () => {
+    // Memory itself is measured by `npm run bench -- --reliability` (RSS over 100 questions): an RSS bound here would
+    // depend on the garbage collector. What keeps memory flat is asserted instead.
     const m = await loadModel(modelDir, { precision: 'fp32' });
-    const ask = async (i: number) => {
-      const capture = await writeGradient(path.join(root, `q${i % 3}.png`), 300 + (i % 3), 200);
-      await collectAnswer(m.startConversation({ image: capture, detail: 'low' }).ask(`Question ${i}?`, { maxNewTokens: 4 }));
-    };
-    for (let i = 0; i < 20; i++) await ask(i);
-    const warm = process.memoryUsage().rss;
-    for (let i = 20; i < 100; i++) await ask(i);
-    const grown = process.memoryUsage().rss - warm;
-    expect(grown).toBeLessThan(64 * 1024 * 1024);
+    const captures = await Promise.all([0, 1, 2].map((i) => writeGradient(path.join(root, `q${i}.png`), 300 + i, 200)));
+    const answers = [];
+    for (let i = 0; i < 100; i++) {
+      answers.push(await collectAnswer(m.startConversation({ image: captures[i % 3]!, detail: 'low' }).ask('What is this?', { maxNewTokens: 4 })));
+    }
+    // Three captures, three encodings: every later conversation found its image in the bounded cache.
+    expect(answers.filter((a) => a.stats.imageEncodeMs > 0)).toHaveLength(3);
+    // A new conversation starts empty: nothing of the previous one's KV cache is reused or kept.
+    expect(answers.every((a) => a.stats.reusedPromptTokens === 0)).toBe(true);
+    // And answers the same at the 100th question as at the first.
+    for (const [i, a] of answers.entries()) expect(a.tokenIds, `question ${i}`).toEqual(answers[i % 3]!.tokenIds);
     await m.dispose();
     const stale = m.startConversation({ image, detail: 'low' });
     await expect(collectAnswer(stale.ask('Hi?'))).rejects.toThrow(/unloaded: load it again/);
   });
+
 });

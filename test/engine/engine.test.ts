@@ -3,7 +3,7 @@ import { cp, mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/promises
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { listPrecisions, loadModel, ScreenAskError, type AskOptions, type Model } from '../../native-models/index.js';
+import { listPrecisions, loadModel, ScreenAskError, type Answer, type AskOptions, type Model } from '../../native-models/index.js';
 import { writeSmolVlmModel } from '../fixtures/smolvlm/generate.js';
 import { collectAnswer } from '../support/answers.js';
 import { writeGradient } from '../support/images.js';
@@ -152,14 +152,15 @@ describe('generation', () => {
       signal: controller.signal,
     });
     let tokens = 0;
+    let done: Answer | undefined;
     for await (const event of events) {
       if (event.type === 'token' && ++tokens === 3) controller.abort();
-      if (event.type === 'done') {
-        expect(event.answer.stats.stopReason).toBe('cancelled');
-        expect(event.answer.tokenIds).toHaveLength(3);
-      }
+      if (event.type === 'done') done = event.answer;
     }
     expect(tokens).toBe(3);
+    // A stream that ended without its done event would fail here, not pass silently.
+    expect(done?.stats.stopReason).toBe('cancelled');
+    expect(done?.tokenIds).toHaveLength(3);
   });
 
   it('reports the figures of the answer', async () => {
@@ -202,7 +203,8 @@ describe('bad model folders', () => {
     await truncate(path.join(dir, 'onnx', 'decoder_model_merged.onnx'), 1000);
     const error = await loadModel(dir, { precision: 'fp32' }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ScreenAskError);
-    expect((error as Error).message).toMatch(/^Cannot load onnx\/decoder_model_merged\.onnx: .*download the model again\.$/);
+    // onnxruntime's own framing ("Load model from … failed:Protobuf parsing failed.") is dropped: one sentence remains.
+    expect((error as Error).message).toMatch(/^Cannot load onnx\/decoder_model_merged\.onnx: Protobuf parsing failed\. The file may be corrupt or incomplete: download the model again\.$/);
     expect((error as Error).message).not.toContain('\n');
   });
 
@@ -216,7 +218,9 @@ describe('bad model folders', () => {
     const dir = await copyModel('other-family');
     const config = JSON.parse(await readFile(path.join(dir, 'config.json'), 'utf8'));
     await writeFile(path.join(dir, 'config.json'), JSON.stringify({ ...config, model_type: 'florence2' }));
-    await expect(loadModel(dir, { precision: 'fp32' })).rejects.toThrow(/"florence2" is not supported \(supported: idefics3/);
+    await expect(loadModel(dir, { precision: 'fp32' })).rejects.toThrow(
+      /^Model type "florence2" \(config\.json\) is not one ScreenAsk can run \(supported: idefics3, .*\): choose a SmolVLM or Qwen2-VL \/ Qwen2\.5-VL model, or export a fine-tune/,
+    );
   });
 
   it('an unreadable image is a one-line error naming the file', async () => {

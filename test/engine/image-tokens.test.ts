@@ -24,28 +24,28 @@ afterAll(async () => {
 });
 
 describe('imageTokenCount', () => {
+  // Frames per the processor's rules (docs: resize the longest edge to 2048 keeping the aspect, short side rounded up
+  // to even, snap both sides up to multiples of 512, one tile per 512² plus a global frame; low detail is one frame),
+  // worked out by hand so the check does not lean on the code under test:
+  //   1920×1080 → 2048×1152 → 2048×1536: 3×4 tiles + 1 = 13;  640×360 → the same 13;
+  //   500×1100 → 930×2048 → 1024×2048: 4×2 + 1 = 9;  2000×60 → 2048×62 → 2048×512: 1×4 + 1 = 5.
+  // The screenshot row is also the README's figure: 13 frames, 832 image tokens at high detail, 64 at low.
   it.each([
-    // A full-HD screenshot (what the settings page reports), a small window, a portrait phone shot, a thin strip.
-    ['screenshot', 1920, 1080],
-    ['window', 640, 360],
-    ['portrait', 500, 1100],
-    ['strip', 2000, 60],
-  ] as const)('equals the image tokens of a real answer at both details: %s %i×%i', async (kind, width, height) => {
+    ['screenshot', 1920, 1080, 13],
+    ['window', 640, 360, 13],
+    ['portrait', 500, 1100, 9],
+    ['strip', 2000, 60, 5],
+  ] as const)('%s %i×%i: %i frames at high detail, 1 at low, as many image tokens in the real prompt', async (kind, width, height, frames) => {
     const file = path.join(root, `${kind}.png`);
     await (kind === 'screenshot' ? writeScreenshotLike(file, width, height) : writeGradient(file, width, height));
-    const counts: Record<ImageDetail, number> = { low: 0, high: 0 };
+    const expected: Record<ImageDetail, number> = { low: 64, high: frames * 64 };
     for (const detail of ['low', 'high'] as const) {
       const answer = await collectAnswer(model.startConversation({ image: file, detail }).ask('What is this?', { maxNewTokens: 1 }));
-      expect(model.imageTokenCount({ width, height }, detail), detail).toBe(answer.stats.imageTokens);
-      counts[detail] = answer.stats.imageTokens;
+      // What the decoder was fed, counted in the prompt itself (the vision graph's rows must match it exactly).
+      const inPrompt = answer.promptTokenIds.filter((id) => id === model.imageTokenId).length;
+      expect(inPrompt, detail).toBe(expected[detail]);
+      expect(model.imageTokenCount({ width, height }, detail), detail).toBe(expected[detail]);
     }
-    // The trade the detail setting makes: high never costs less than low.
-    expect(counts.high).toBeGreaterThanOrEqual(counts.low);
-  });
-
-  it('gives the figures the README quotes for a 1920×1080 screenshot (one 64-token frame, or 13 frames)', () => {
-    expect(model.imageTokenCount({ width: 1920, height: 1080 }, 'low')).toBe(64);
-    expect(model.imageTokenCount({ width: 1920, height: 1080 }, 'high')).toBe(13 * 64);
   });
 
   it.each([

@@ -13,6 +13,7 @@ import { loadModel, type AskOptions, type Conversation, type Model } from '../..
 import { toFloat32Array } from '../../native-models/runtime/float16.js';
 import { SCRIPTED_LOGIT_MARGIN, writeSmolVlmModel, type SmolVlmFixtureInfo } from '../fixtures/smolvlm/generate.js';
 import { collectAnswer } from '../support/answers.js';
+import { smolVlmReferenceLogits } from '../support/reference-decoder.js';
 import { writeScreenshotLike } from '../support/images.js';
 import { runScript } from '../support/run-script.js';
 
@@ -278,6 +279,29 @@ describe('without a scripted answer', () => {
     const plain = await writeSmolVlmModel(dir, { precisions: [...ALL] });
     expect(plain.scriptedAnswer).toBeUndefined();
     expect(await fileHashes(dir)).toEqual(DEFAULT_TINY_HASHES);
+  });
+
+  it('and the pinned files mean what every test takes them for: the engine answers as a float64 Llama of their weights', async () => {
+    const dir = path.join(root, 'default-fp32');
+    const plain = await writeSmolVlmModel(dir, { precisions: ['fp32'] });
+    const hashes = await fileHashes(dir);
+    // The same bytes as pinned above, so what is proven here holds for the pinned fixture.
+    for (const [file, hash] of Object.entries(hashes)) expect(hash, file).toBe(DEFAULT_TINY_HASHES[file]);
+    const model = await loadModel(dir, { precision: 'fp32' });
+    try {
+      const answer = await collectAnswer(model.startConversation().ask('What does this error mean?', { maxNewTokens: 5, temperature: 0 }));
+      const ids = [...answer.promptTokenIds];
+      const expected: number[] = [];
+      while (expected.length < 5 && expected.at(-1) !== plain.ids.eos) {
+        const logits = smolVlmReferenceLogits(plain, ids).at(-1)!;
+        const next = logits.indexOf(Math.max(...logits));
+        expected.push(next);
+        ids.push(next);
+      }
+      expect(answer.tokenIds).toEqual(expected);
+    } finally {
+      await model.dispose();
+    }
   });
 
   it('scriptedAnswer: undefined writes the same files as leaving it out', async () => {

@@ -47,11 +47,24 @@ describe('generation settings', () => {
     expect(warnings).toEqual([]);
   });
 
-  it('rejects out-of-range and unknown settings with a one-line message naming the field', () => {
-    expect(() => validateGenerationOptions({ temperature: 9 })).toThrow(/^Invalid setting temperature: .*\(got 9\)\.$/);
-    expect(() => validateGenerationOptions({ topP: 0 })).toThrow(/Invalid setting topP/);
-    expect(() => validateGenerationOptions({ maxNewTokens: 1.5 })).toThrow(/Invalid setting maxNewTokens/);
-    expect(() => validateGenerationOptions({ tempreature: 1 })).toThrow(/tempreature/);
+  it('names each file that says use_cache: false once, with the places inside it', () => {
+    const flagged = (config: Partial<ModelConfigs['config']>, generation: ModelConfigs['generation'] = { eos_token_id: 2 }) =>
+      resolveGenerationSettings({ config: { model_type: 'x', ...config }, generation }, {}).warnings[0];
+    const text = { use_cache: false } as never;
+    expect(flagged({ use_cache: false, text_config: text }, { eos_token_id: 2, use_cache: false })).toMatch(
+      /^config\.json \(top level and text_config\) and generation_config\.json set use_cache: false,/,
+    );
+    expect(flagged({ text_config: text })).toMatch(/^config\.json \(text_config\) set use_cache: false,/);
+    expect(flagged({ use_cache: false })).toMatch(/^config\.json set use_cache: false,/);
+  });
+
+  it('rejects out-of-range and unknown settings with a sentence naming the field and its range', () => {
+    expect(() => validateGenerationOptions({ temperature: 9 })).toThrow(/^Invalid setting temperature: must be a number from 0 to 5 \(got 9\)\.$/);
+    expect(() => validateGenerationOptions({ topP: 0 })).toThrow(/^Invalid setting topP: must be a number above 0 and at most 1 \(got 0\)\.$/);
+    expect(() => validateGenerationOptions({ maxNewTokens: 1.5 })).toThrow(/^Invalid setting maxNewTokens: must be a whole number from 1 to 8192 \(got 1\.5\)\.$/);
+    expect(() => validateGenerationOptions({ useCache: 'yes' })).toThrow(/^Invalid setting useCache: must be true or false \(got "yes"\)\.$/);
+    expect(() => validateGenerationOptions({ tempreature: 1 })).toThrow(/^Unknown setting tempreature: the settings are maxNewTokens, temperature/);
+    expect(() => validateGenerationOptions({ temperature: 9 }, (field) => `--${field}`)).toThrow(/^Invalid --temperature: /);
     expect(validateGenerationOptions({ topK: 0, seed: 3 })).toEqual({ topK: 0, seed: 3 });
   });
 

@@ -53,6 +53,8 @@ export interface FakeHubRequest {
   /** Path and query, decoded. */
   url: string;
   status: number;
+  /** False when the connection closed before the whole response was sent (a client that gave up mid-body). */
+  complete: boolean;
   range?: string;
   ifRange?: string;
   authorization?: string;
@@ -328,6 +330,7 @@ export async function startFakeHub(options: FakeHubOptions): Promise<FakeHub> {
           method: req.method ?? 'GET',
           url: decodeURIComponent(url.pathname) + url.search,
           status,
+          complete: res.writableFinished,
           ...(req.headers.range ? { range: req.headers.range } : {}),
           ...(req.headers['if-range'] ? { ifRange: String(req.headers['if-range']) } : {}),
           ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}),

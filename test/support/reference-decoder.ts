@@ -4,10 +4,12 @@
  * q/k/v (with Qwen2's biases), rotary embedding, grouped-query causal attention, SiLU-gated MLP, final norm, untied
  * LM head.
  */
-import { QK_GAIN, type DecoderLayout, type TextDims } from '../fixtures/shared/decoder.js';
+import { DEFAULT_DECODER_LAYOUT, QK_GAIN, type DecoderLayout, type TextDims } from '../fixtures/shared/decoder.js';
+import { EMBED_STD, EMBED_WEIGHT } from '../fixtures/shared/embed.js';
 import { BIAS_STD, NORM_WEIGHT_STD } from '../fixtures/shared/layers.js';
 import { randomTensor } from '../fixtures/shared/rng.js';
-import { matVec, rmsNorm, rotate, silu } from './reference-math.js';
+import type { SmolVlmFixtureInfo } from '../fixtures/smolvlm/generate.js';
+import { matVec, ropeAngles, rmsNorm, rotate, silu } from './reference-math.js';
 
 export interface ReferenceDecoderModel {
   seed: number;
@@ -77,4 +79,14 @@ export function referenceDecoder(model: ReferenceDecoderModel, embeds: Float64Ar
   }
   const lm = W('lm_head', H, V);
   return xs.map((x) => matVec(norm(x, layout.finalNorm), lm, H, V));
+}
+
+/** HF LlamaForCausalLM forward (no cache) of a SmolVLM fixture's token ids, all positions: logits[pos][vocab]. */
+export function smolVlmReferenceLogits(info: SmolVlmFixtureInfo, ids: readonly number[]): Float64Array[] {
+  const t = info.dims.text;
+  const H = t.hiddenSize;
+  const table = randomTensor(info.seed, EMBED_WEIGHT, info.vocabSize * H, EMBED_STD);
+  const embeds = ids.map((id) => Float64Array.from(table.subarray(id * H, (id + 1) * H)));
+  const model = { seed: info.seed, text: t, vocabSize: info.vocabSize, layout: DEFAULT_DECODER_LAYOUT };
+  return referenceDecoder(model, embeds, (s) => ropeAngles(s, t.ropeTheta, t.headDim));
 }
