@@ -9,7 +9,7 @@ import { BENCH_DEVICES, BENCH_FAMILIES, type BenchDevice, type BenchFamily } fro
 export const USAGE =
   'usage: npm run bench -- [--quick | --reliability] [--json] [--out FILE] [--threads N] [--model-dir DIR] ' +
   `[--family ${BENCH_FAMILIES.join('|')}] [--layers N (qwen2.5-vl: 1 to ${QWEN_FULL_LAYERS}, default ${DEFAULT_QWEN_LAYERS})] ` +
-  `[--device ${BENCH_DEVICES.join('|')}] [--typing-ms N (the pause before the question, default ${DEFAULT_TYPING_MS})]`;
+  `[--device ${BENCH_DEVICES.join('|')}] [--typing-ms N (the pause before the question, default ${DEFAULT_TYPING_MS})] [--profile (where a decode step's time goes)]`;
 
 export interface Args {
   readonly quick: boolean;
@@ -25,6 +25,8 @@ export interface Args {
   readonly device: BenchDevice;
   /** How long the read-ahead runs get between the capture and the question (a user typing it). */
   readonly typingMs: number;
+  /** Only the decode-step breakdown (bench/profile.ts), instead of the comparison runs. */
+  readonly profile: boolean;
 }
 
 function oneOf<T extends string>(name: string, value: string | undefined, allowed: readonly T[], fallback: T): T {
@@ -50,6 +52,7 @@ export function parseBenchArgs(argv: readonly string[]): Args | undefined {
       layers: { type: 'string' },
       device: { type: 'string' },
       'typing-ms': { type: 'string' },
+      profile: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -82,5 +85,6 @@ export function parseBenchArgs(argv: readonly string[]): Args | undefined {
     layers,
     device,
     typingMs,
+    profile: values.profile,
   };
 }

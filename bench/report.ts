@@ -5,6 +5,7 @@
 import type { BandwidthResult } from './bandwidth.js';
 import type { ImageInfo } from './images.js';
 import type { BenchPrecision } from './model.js';
+import type { StepProfile } from './profile.js';
 import { KEY_SCENARIOS, keyScenarios, sameScenario, type KeyScenarios } from './plan.js';
 import type { BenchDevice, BenchFamily, Detail, Engine, RunResult, Scenario, WorkerSummary } from './types.js';
 
@@ -55,6 +56,8 @@ export interface BenchInputs {
   readonly bandwidth: readonly BandwidthResult[];
   readonly runs: readonly RunResult[];
   readonly workers: readonly WorkerSummary[];
+  /** Where one decode step's time goes (bench/profile.ts), when it was measured. */
+  readonly profile?: StepProfile;
   readonly errors: readonly string[];
 }
 
@@ -618,9 +621,28 @@ export function formatReport(report: BenchReport): string {
       .map((w) => `${w.engine} ${w.precision} ${formatNumber(w.peakRssBytes / MB)} MB (load ${formatNumber(w.loadMs)} ms)`)
       .join('; ')}`,
   );
+  if (report.profile) out.push('', formatProfile(report.profile));
   if (report.warnings.length) out.push('', 'warnings:', ...report.warnings.map((w) => `  - ${w}`));
   if (report.errors.length) out.push('', 'errors:', ...report.errors.map((e) => `  - ${e}`));
   return out.join('\n');
+}
+
+/** The decode-step breakdown as a few lines of text. */
+export function formatProfile(p: StepProfile): string {
+  const ms = (v: number) => `${v.toFixed(2)} ms`;
+  const share = (v: number) => `${((100 * v) / p.stepMs).toFixed(0)}%`;
+  const lines = [
+    `decode step, ours ${p.precision} ${p.detail} detail, median of ${p.steps} steps: ${ms(p.stepMs)}`,
+    `  decoder session.run   ${ms(p.decoderRunMs).padStart(10)}  ${share(p.decoderRunMs).padStart(4)}  (${p.kernelsPerStep.toFixed(0)} kernels)`,
+    `    kernels             ${ms(p.decoderKernelMs).padStart(10)}  ${share(p.decoderKernelMs).padStart(4)}  (estimated: the traced run's kernel share of session.run)`,
+    `    session overhead    ${ms(p.sessionOverheadMs).padStart(10)}  ${share(p.sessionOverheadMs).padStart(4)}  (inputs in, outputs copied out, dispatch)`,
+    `  embedding session.run ${ms(p.embedRunMs).padStart(10)}  ${share(p.embedRunMs).padStart(4)}`,
+    `  JavaScript            ${ms(p.javascriptMs).padStart(10)}  ${share(p.javascriptMs).padStart(4)}  (inputs, logits row, sampling, cache bookkeeping)`,
+    `    of which sampling   ${ms(p.samplerMs).padStart(10)}  ${share(p.samplerMs).padStart(4)}  (greedy + repetition penalty, measured alone)`,
+    '  kernels by op type (per step; times scaled from the traced run, counts exact):',
+    ...p.ops.slice(0, 12).map((o) => `    ${o.op.padEnd(24)} ${ms(o.msPerStep).padStart(10)}  ×${o.kernelsPerStep.toFixed(0)}`),
+  ];
+  return lines.join('\n');
 }
 
 /** The --json object: every input figure, the aggregated rows, ratios, goals and warnings. */

@@ -9,6 +9,7 @@
  * or --out FILE. Missed goals are reported, never turned into a failure. The models (SmolVLM ~1.5 GB, Qwen at 4
  * layers ~6.7 GB) and the bandwidth probe (~1 GB) are cached under .cache/bench/; delete a file there to rebuild it.
  * --device passes a GPU provider to both engines (for a GPU machine; the roofline is then not measured).
+ * --profile measures only where one decode step's time goes (bench/profile.ts; every run also ends with it).
  * --reliability measures only what unit tests must not assert (bench/reliability.ts): memory over 100 questions and
  * how fast a cancelled download stops; it takes seconds and needs no bench model.
  */
@@ -25,7 +26,8 @@ import { benchImages } from './images.js';
 import { BENCH_PRECISIONS, decoderWeightBytes, ensureBenchModel, modelSource, type BenchPrecision } from './model.js';
 import { benchPlan, QUESTION, type Phase, repeatsOf } from './plan.js';
 import { formatReliability, measureReliability } from './reliability.js';
-import { buildReport, formatReport, kvBytesPerContextToken, reportJson, type MachineInfo, type ModelInfo } from './report.js';
+import { profileDecodeStep, type StepProfile } from './profile.js';
+import { buildReport, formatProfile, formatReport, kvBytesPerContextToken, reportJson, type MachineInfo, type ModelInfo } from './report.js';
 import type { DetailImages, Engine, RunResult, Scenario, WorkerReply, WorkerRequest, WorkerSummary } from './types.js';
 
 const log = (line: string): void => void process.stderr.write(`${line}\n`);
@@ -232,6 +234,14 @@ async function main(): Promise<void> {
     console.log(USAGE);
     return;
   }
+  if (args.profile) {
+    const model = await ensureBenchModel(args.modelDir, modelSource(args.family, args.layers), log);
+    const images = await benchImages(args.family, model.dir, path.dirname(args.modelDir));
+    const profile = await profileDecodeStep({ modelDir: model.dir, image: images.perDetail.low.file, threads: args.threads, question: QUESTION });
+    if (args.out) writeFileSync(args.out, `${JSON.stringify(profile, null, 2)}\n`);
+    console.log(args.json ? JSON.stringify(profile, null, 2) : formatProfile(profile));
+    return;
+  }
   if (args.reliability) {
     const figures = await measureReliability(log);
     const text = args.json ? JSON.stringify(figures, null, 2) : formatReliability(figures);
@@ -264,6 +274,13 @@ async function main(): Promise<void> {
     await runPhase(phase, args, files, sink);
   }
   if (cpu) await probe(args, cacheDir, sink);
+  let profile: StepProfile | undefined;
+  try {
+    log('profiling a q8 low-detail decode step…');
+    profile = await profileDecodeStep({ modelDir: model.dir, image: files.low, threads: args.threads, question: QUESTION });
+  } catch (error) {
+    sink.errors.push(`decode-step profile: ${(error as Error).message.split('\n')[0]}`);
+  }
 
   const text = model.text;
   const modelInfo: ModelInfo = {
@@ -298,6 +315,7 @@ async function main(): Promise<void> {
     bandwidth: sink.bandwidth,
     runs: sink.runs,
     workers: sink.workers,
+    ...(profile ? { profile } : {}),
     errors: sink.errors,
   });
   const json = reportJson(report);

@@ -255,3 +255,24 @@ describe('bench report', () => {
     expect(JSON.parse(JSON.stringify(report)).ratios.followUpTtftRatio).toBeNull();
   });
 });
+
+describe('decode-step profile', () => {
+  it('counts kernels per op type over the decode runs only (not the prefill), per step', async () => {
+    const { kernelsByOp } = await import('../bench/profile.js');
+    const run = (ts: number, dur: number) => ({ cat: 'Session', name: 'model_run', ts, dur });
+    const kernel = (ts: number, op: string, dur: number) => ({ cat: 'Node', name: `n${ts}_kernel_time`, ts, dur, args: { op_name: op } });
+    const events = [
+      run(0, 100), kernel(10, 'MatMul', 90), // the prefill: left out
+      run(200, 50), kernel(210, 'MatMul', 20), kernel(230, 'Add', 4),
+      run(300, 50), kernel(310, 'MatMul', 30), kernel(330, 'Add', 6),
+      { cat: 'Node', name: 'n400_fence_before', ts: 320, dur: 1 },
+    ];
+    const { ops, kernelMs, kernelsPerStep } = kernelsByOp(events, 2);
+    expect(ops).toEqual([
+      { op: 'MatMul', msPerStep: 0.025, kernelsPerStep: 1 },
+      { op: 'Add', msPerStep: 0.005, kernelsPerStep: 1 },
+    ]);
+    expect(kernelMs).toBeCloseTo(0.03, 9);
+    expect(kernelsPerStep).toBe(2);
+  });
+});

@@ -32,6 +32,8 @@ export interface LoadOptions {
   readonly autoProviders?: readonly Exclude<Device, 'auto' | 'cpu'>[];
   /** Run the vision encoder once on a blank image at load, so the first capture is not slower (default: on). */
   readonly warmUp?: boolean;
+  /** Diagnostics (the bench's --profile): onnxruntime kernel traces under this path prefix; see SessionSettings. */
+  readonly profilePrefix?: string;
 }
 
 /** A model ready to answer: sessions, tokenizer and family. Immutable once loaded; answers keep their own state. */
@@ -88,6 +90,7 @@ export async function openModel(dir: string, options: LoadOptions = {}): Promise
       device,
       ...(options.threads ? { threads: options.threads } : {}),
       ...(options.autoProviders ? { autoProviders: options.autoProviders } : {}),
+      ...(options.profilePrefix ? { profilePrefix: options.profilePrefix } : {}),
     },
     dims,
     { rewriteDecoder: options.rewriteDecoder ?? true },

@@ -12,6 +12,11 @@ export interface SessionSettings {
   readonly threads?: number;
   /** The GPU providers `auto` tries, best first, before the CPU; defaults to the platform's list. */
   readonly autoProviders?: readonly Exclude<Device, 'auto' | 'cpu'>[];
+  /**
+   * Diagnostics: a path prefix under which onnxruntime writes a kernel trace per session (`<prefix>-<graph>_<time>.json`,
+   * once the session ends profiling or is released). For the bench's --profile, never for users.
+   */
+  readonly profilePrefix?: string;
 }
 
 /** The GPU providers worth trying first on each platform, best first (see the runtime notes). */
@@ -52,8 +57,8 @@ export interface GraphVariant {
   readonly options?: Partial<ort.InferenceSession.SessionOptions>;
 }
 
-async function create(variant: GraphVariant, provider: Exclude<Device, 'auto'>, threads: number): Promise<ort.InferenceSession> {
-  const options = sessionOptions(provider, threads, variant.options);
+async function create(variant: GraphVariant, provider: Exclude<Device, 'auto'>, threads: number, profile?: string): Promise<ort.InferenceSession> {
+  const options = { ...sessionOptions(provider, threads, variant.options), ...(profile ? { enableProfiling: true, profileFilePrefix: profile } : {}) };
   return typeof variant.model === 'string'
     ? ort.InferenceSession.create(variant.model, options)
     : ort.InferenceSession.create(variant.model, options);
@@ -84,7 +89,8 @@ export async function openSession(
   const failures: string[] = [];
   for (const provider of candidates) {
     try {
-      const session = await create(variantFor(provider), provider, threads);
+      const profile = settings.profilePrefix && `${settings.profilePrefix}-${path.basename(file, '.onnx')}`;
+      const session = await create(variantFor(provider), provider, threads, profile || undefined);
       return failures.length ? { session, provider, fallbackReason: failures.join('; ') } : { session, provider };
     } catch (error) {
       const reason = runtimeReason(error);
