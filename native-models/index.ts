@@ -78,6 +78,7 @@ export function loadModel(dir: string, options?: LoadOptions): Promise<Model> {
 
 export { Conversation } from './conversation/conversation.js';
 export type { AskOptions, ConversationOptions, ImageInput, ReadAheadOptions } from './conversation/conversation.js';
+export type { ChatContent, ChatMessage } from './text/chat-template.js';
 export type { Answer, AnswerEvent, AnswerStats, ReadAheadProgress, ReadAheadResult } from './conversation/answer.js';
 export type { ImageDetail, ImageSize, PreparedImage } from './families/family.js';
 export type { GenerationOptions } from './generation/settings.js';

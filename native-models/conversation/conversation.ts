@@ -11,6 +11,7 @@ import type { FloatData } from '../runtime/tensors.js';
 import { renderChatTemplate, type ChatMessage } from '../text/chat-template.js';
 import { StreamDecoder } from '../text/stream-decoder.js';
 import type { Answer, AnswerEvent, AnswerStats, ReadAheadProgress, ReadAheadResult } from './answer.js';
+import { holdsImage, startingTurns } from './history.js';
 import { imageKey, type EncodedImage } from './image-cache.js';
 
 /** A file path, encoded image bytes, decoded pixels, or an image already prepared for the model's vision graph. */
@@ -19,6 +20,12 @@ export type ImageInput = string | Uint8Array | RgbImage | PreparedImage;
 export interface ConversationOptions {
   readonly image?: ImageInput;
   readonly detail?: ImageDetail;
+  /**
+   * Turns the conversation starts from (a system message, or an exchange that happened elsewhere): the first `ask`
+   * continues after them. At most one image part, in a user message, standing for `image`; without one, the image goes
+   * with the first question. See history.ts.
+   */
+  readonly history?: readonly ChatMessage[];
 }
 
 export interface AskOptions extends GenerationOptions {
@@ -78,7 +85,9 @@ export class Conversation {
   constructor(
     private readonly model: LoadedModel,
     private readonly options: ConversationOptions = {},
-  ) {}
+  ) {
+    this.turns.push(...startingTurns(options.history, options.image !== undefined));
+  }
 
   /** Questions and answers so far (a cancelled answer keeps the text it had). */
   get history(): readonly ChatMessage[] {
@@ -179,7 +188,7 @@ export class Conversation {
     const isFirstTurn = this.turns.length === 0;
     const userTurn: ChatMessage = {
       role: 'user',
-      content: [...(image && isFirstTurn ? [{ type: 'image' as const }] : []), { type: 'text', text: question }],
+      content: [...(image && !holdsImage(this.turns) ? [{ type: 'image' as const }] : []), { type: 'text', text: question }],
     };
     const promptIds = this.promptIds([...this.turns, userTurn], image);
     const { maxContext } = this.model;
@@ -294,9 +303,9 @@ export class Conversation {
 
   private promptIds(messages: readonly ChatMessage[], image: EncodedImage | undefined): number[] {
     const { tokenizer, family } = this.model;
-    // What the user typed is text, even where it spells a control token (see TextTokenizer.literal).
+    // What the user (or a system message) typed is text, even where it spells a control token (see TextTokenizer.literal).
     const asText = messages.map((m) =>
-      m.role === 'user' ? { ...m, content: m.content.map((c) => (c.type === 'text' ? { ...c, text: tokenizer.literal(c.text) } : c)) } : m,
+      m.role !== 'assistant' ? { ...m, content: m.content.map((c) => (c.type === 'text' ? { ...c, text: tokenizer.literal(c.text) } : c)) } : m,
     );
     const rendered = renderChatTemplate(tokenizer.chatTemplate, asText, {
       addGenerationPrompt: true,
