@@ -79,7 +79,7 @@ export function loadModel(dir: string, options?: LoadOptions): Promise<Model> {
 export { Conversation } from './conversation/conversation.js';
 export type { AskOptions, ConversationOptions, ImageInput, ReadAheadOptions } from './conversation/conversation.js';
 export type { ChatContent, ChatMessage } from './text/chat-template.js';
-export type { Answer, AnswerEvent, AnswerStats, ReadAheadProgress, ReadAheadResult } from './conversation/answer.js';
+export type { Answer, AnswerEvent, AnswerStats, AnyAnswerStats, ReadAheadProgress, ReadAheadResult, ServerAnswerStats } from './conversation/answer.js';
 export type { ImageDetail, ImageSize, PreparedImage } from './families/family.js';
 export type { GenerationOptions } from './generation/settings.js';
 export { generationOptionsSchema, validateGenerationOptions } from './generation/settings.js';
@@ -87,3 +87,10 @@ export { listPrecisions, precisions, type Precision } from './model/layout.js';
 export { ScreenAskError } from './model/errors.js';
 export type { LoadOptions } from './model/load.js';
 export { devices, type Device } from './runtime/session.js';
+
+// The remote backend: the same conversations, answered by an OpenAI-compatible server (vLLM, Ollama, LM Studio,
+// llama.cpp's server, `npm run serve`).
+export { connectServer, listServerModels, RemoteModel, DEFAULT_STALL_TIMEOUT_MS, type ConnectOptions, type ServerOptions } from './remote/remote-model.js';
+export { RemoteConversation, type RemoteConversationOptions } from './remote/server-conversation.js';
+export { ServerError } from './remote/server-errors.js';
+export type { ChatContentPart, ChatTurn } from './remote/chat-request.js';

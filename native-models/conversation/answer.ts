@@ -29,22 +29,60 @@ export interface AnswerStats {
   readonly readAhead?: { readonly tokens: number; readonly ms: number };
 }
 
-export interface Answer {
+/**
+ * Per-answer figures when a server answered (native-models/remote): what this computer can time, and what the server
+ * reported. A separate type rather than optional fields on AnswerStats: the engine-only figures (image encoding,
+ * prefill, cache, precision, provider) are unknown here, and a placeholder would be shown as if it were measured.
+ */
+export interface ServerAnswerStats {
+  readonly provider: 'remote';
+  /** Who answered: the base URL asked, and the model as the server named it in its reply. */
+  readonly server: { readonly baseUrl: string; readonly model: string };
+  /** Resizing the capture and encoding it as PNG on this computer (0 on follow-ups: it is sent as prepared). */
+  readonly imagePrepareMs: number;
+  /** From sending the request to the first answer text (upload, queueing, the server's prefill, the network). */
+  readonly timeToFirstTokenMs: number;
+  /** Tokens after the first, per second between the first and the last answer text (0 when unknown). */
+  readonly decodeTokensPerSecond: number;
+  /** From the server's `usage`; undefined when it sent none. */
+  readonly promptTokens: number | undefined;
+  /** Prompt tokens the server served from its prefix cache (`usage.prompt_tokens_details.cached_tokens`), if reported. */
+  readonly reusedPromptTokens: number | undefined;
+  /** The image's size as sent (every turn carries it: the server keeps no state between requests). */
+  readonly image: { readonly width: number; readonly height: number } | undefined;
+  readonly generatedTokens: number;
+  /** 'server': `generatedTokens` is the server's usage figure; 'chunks': counted stream chunks (about one token each). */
+  readonly generatedTokensFrom: 'server' | 'chunks';
+  readonly totalMs: number;
+  readonly stopReason: StopReason;
+}
+
+/**
+ * One answer, from the local engine (`Answer`, stats: AnswerStats) or a server (`Answer<ServerAnswerStats>`). A
+ * consumer of either streams `AnswerEvent<AnyAnswerStats>`.
+ */
+export interface Answer<Stats extends AnyAnswerStats = AnswerStats> {
   readonly text: string;
-  /** Generated ids, the eos token included when generation stopped on it. */
+  /** Generated ids, the eos token included when generation stopped on it; empty from a server (it sends text). */
   readonly tokenIds: readonly number[];
+  /** Empty from a server. */
   readonly promptTokenIds: readonly number[];
-  readonly stats: AnswerStats;
+  readonly stats: Stats;
   readonly warnings: readonly string[];
 }
 
-export type AnswerEvent =
+export type AnyAnswerStats = AnswerStats | ServerAnswerStats;
+
+export type AnswerEvent<Stats extends AnyAnswerStats = AnswerStats> =
   | { readonly type: 'warning'; readonly message: string }
   /** A new token; `text` is the visible text it completes (may be empty, never a split character). */
   | { readonly type: 'token'; readonly tokenId: number; readonly text: string }
-  /** Text held back at the end (an incomplete character when generation stopped inside one). */
+  /**
+   * Text that is no single token of ours: held back at the end (an incomplete character when generation stopped
+   * inside one), or a server's streamed text (it sends text, not token ids).
+   */
   | { readonly type: 'text'; readonly text: string }
-  | { readonly type: 'done'; readonly answer: Answer };
+  | { readonly type: 'done'; readonly answer: Answer<Stats> };
 
 /** How reading a capture ahead of the question is going: the vision encoder's calls, then the image's prefill. */
 export type ReadAheadProgress =
