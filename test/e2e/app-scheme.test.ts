@@ -1,7 +1,8 @@
 // The built renderer served by the app scheme's own handler (electron/main/app-protocol.ts), as Electron serves it
 // from `screenask://app/`: Chromium cannot register a custom scheme from here, so an https origin stands in for it and
 // every request to it is answered by the handler (status, headers with the CSP, body). The bundle must load, render
-// every view and break no CSP rule, with nothing requested that the handler does not serve (no favicon 404). The
+// every view and break no CSP rule, with nothing requested that the handler does not serve, and the icon the page
+// names must be served (headless Chromium never requests icons by itself, so the test fetches it from the page). The
 // preload is stood in for by an init script giving the page a `window.screenask` with canned replies.
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -82,6 +83,14 @@ describe('the built renderer from the app scheme', () => {
       const [role, name] = /^(\w+)\[name="(.+)"\]$/.exec(selector)!.slice(1) as [Parameters<typeof tab.getByRole>[0], string];
       await tab.getByRole(role, { name, exact: true }).first().waitFor({ timeout: 10_000 });
     }
+    // The page's icon (without one, a browser asks for /favicon.ico and logs the 404), fetched through the handler.
+    const icon = await tab.evaluate(async () => {
+      const href = document.querySelector<HTMLLinkElement>('link[rel="icon"]')?.href;
+      if (!href) return 'the page names no icon';
+      const response = await fetch(href);
+      return `${response.status} ${response.headers.get('content-type')}`;
+    });
+    expect(icon).toBe('200 image/png');
     expect(problems).toEqual([]);
     await context.close();
   });

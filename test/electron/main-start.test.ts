@@ -41,6 +41,44 @@ describe('npm start', () => {
     expect(lines[0]).toMatch(/npm run dev:web/);
   });
 
+  // The whole `npm start` process without Electron and without an override, so it goes through the download: the
+  // pieces above must be wired together (progress shown, not the installer's hidden output; dev:web named at the end).
+  // Where Electron was downloaded (CI with network), `npm start` would launch it instead: nothing to test there.
+  it.skipIf(findElectronBinary({}).ok)('without Electron: downloads it with its progress shown, and when that fails says why and names npm run dev:web', async () => {
+    const archive = randomBytes(300_000);
+    const requested: string[] = [];
+    const server = createServer((req, res) => {
+      requested.push(req.url ?? '');
+      res.writeHead(200, { 'content-length': archive.length });
+      let at = 0;
+      const next = () => (at < archive.length ? res.write(archive.subarray(at, (at += 50_000)), next) : res.end());
+      next();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      // A mirror on loopback serving bytes that are not Electron's release: the download runs to its end, then fails
+      // the check against node_modules/electron/checksums.json, so nothing is installed.
+      const env: NodeJS.ProcessEnv = {};
+      for (const [key, value] of Object.entries(process.env)) if (!/electron_(mirror|custom|override_dist_path)/i.test(key)) env[key] = value;
+      env.ELECTRON_MIRROR = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+      env.electron_config_cache = path.join(root, 'start-cache');
+      const { code, stdout, stderr } = await start(env);
+      expect(code).toBe(1);
+      expect(stdout).toBe('');
+      expect(requested).toEqual([`/v45.4.1/electron-v45.4.1-${process.platform}-${process.arch}.zip`]);
+      const lines = stderr.trimEnd().split('\n');
+      const label = `ScreenAsk: downloading Electron 45.4.1 for ${process.platform}-${process.arch} (first start only)`;
+      const progress = lines.filter((line) => line.startsWith(`${label}: `) && /\d+% \(/.test(line));
+      expect(progress.length).toBeGreaterThanOrEqual(2);
+      expect(progress.at(-1)).toBe(`${label}: 100% (300 kB of 300 kB)`);
+      expect(lines.at(-2)).toMatch(new RegExp(`^${label.replace(/[()]/g, '\\$&')}: failed: .*checksum`));
+      expect(lines.at(-1)).toMatch(/^ScreenAsk: cannot start the desktop app: Electron is not available: .*npm run dev:web/);
+      expect(lines).toHaveLength(progress.length + 2);
+    } finally {
+      server.close();
+    }
+  });
+
   it('downloads the archive with its progress shown, checked against its checksum, into the cache', async () => {
     // A release mirror on loopback, sending the archive in pieces.
     const archive = randomBytes(300_000);

@@ -155,10 +155,11 @@ describe('the packaged app', () => {
     }
   });
 
-  it('the deb gets the maintainer (with an e-mail), the homepage and the AppArmor profile it needs', async () => {
+  it('the deb gets the maintainer (with an e-mail), the homepage and the AppArmor profile it needs, installed', async () => {
     const output = packaged.get('linux') ?? (await packageFor('linux', 'x64'));
     const prepackaged = path.join(output, 'linux-unpacked');
     let fpmArgs: string[] | undefined;
+    let afterInstall = '';
     await build({
       projectDir: repoRoot,
       targets: Platform.LINUX.createTarget('deb', Arch.x64),
@@ -168,12 +169,23 @@ describe('the packaged app', () => {
       // electron-builder's own hook: the fpm command it would run, before running it (fpm itself is a download).
       effectiveOptionComputed: async (options: unknown) => {
         fpmArgs = (options as [string[], string])[0];
+        // The package's post-install script, read while electron-builder's temporary copy exists.
+        afterInstall = await readFile(fpmArgs[fpmArgs.indexOf('--after-install') + 1]!, 'utf8');
         return true;
       },
     });
     const arg = (name: string) => fpmArgs?.[fpmArgs.indexOf(name) + 1];
     expect(arg('--maintainer')).toMatch(/^.+ <[^@\s]+@[^@\s]+>$/);
     expect(arg('--url')).toMatch(/^https:\/\//);
-    expect((await stat(path.join(prepackaged, 'resources', 'apparmor-profile'))).isFile()).toBe(true);
+    // The supported path on Ubuntu 23.10 and later: a profile that lets the installed executable use user namespaces
+    // (Chromium's sandbox), which the post-install script copies into /etc/apparmor.d. A deb `afterInstall` or
+    // `appArmorProfile` of our own in the configuration would have to keep both.
+    const installed = `/opt/${String(config.productName)}/${String(config.executableName)}`;
+    expect((await stat(path.join(prepackaged, String(config.executableName)))).isFile()).toBe(true);
+    const profile = await readFile(path.join(prepackaged, 'resources', 'apparmor-profile'), 'utf8');
+    expect(profile).toContain(`"${installed}"`);
+    expect(profile).toMatch(/^\s*userns,$/m);
+    expect(afterInstall).toContain(`APPARMOR_PROFILE_SOURCE='/opt/${String(config.productName)}/resources/apparmor-profile'`);
+    expect(afterInstall).toContain('cp -f "$APPARMOR_PROFILE_SOURCE" "$APPARMOR_PROFILE_TARGET"');
   });
 });
