@@ -49,10 +49,14 @@ export function optionalFieldsIn(body: Record<string, unknown>): OptionalField[]
 
 /**
  * Whether a 400 (or FastAPI's 422) is about a field this client may leave out: the server's message names one it
- * was sent, or says a field is not recognised (OpenAI: "Unrecognized request argument supplied: top_k").
+ * was sent (OpenAI: "Unrecognized request argument supplied: top_k"), or says a field is not recognised without
+ * naming one of the request's other fields (those are not ours to drop: the refusal stands).
  */
-export function refusesOptionalField(status: number | undefined, message: string | undefined, sent: readonly OptionalField[]): boolean {
+export function refusesOptionalField(status: number | undefined, message: string | undefined, body: Record<string, unknown>): boolean {
+  const sent = optionalFieldsIn(body);
   if ((status !== 400 && status !== 422) || sent.length === 0 || message === undefined) return false;
   if (sent.some((field) => message.includes(field))) return true;
+  const others = Object.keys(body).filter((field) => !(optionalFields as readonly string[]).includes(field));
+  if (others.some((field) => new RegExp(`\\b${field}\\b`).test(message))) return false;
   return /unrecognized|unrecognised|unknown (field|param|argument)|unsupported|not supported|not permitted|extra (fields|inputs)|additional propert/i.test(message);
 }

@@ -39,7 +39,7 @@ const MAX_ERROR_BODY = 64 * 1024;
 /** Distinguishes the caller's cancel (rethrown as the AbortError it is) from silence and from failures. */
 export function failureOf(endpoint: ServerEndpoint, error: unknown, watchdog: Watchdog, signal: AbortSignal | undefined, during: string): unknown {
   if (signal?.aborted) return error;
-  if (watchdog.expired) return stalled(endpoint.baseUrl, Math.round(endpoint.stallMs / 1000), during);
+  if (watchdog.expired) return stalled(endpoint.baseUrl, endpoint.stallMs, during);
   return error;
 }
 

@@ -85,9 +85,12 @@ export class RemoteConversation {
       try {
         startedResponse = await send(this.target.endpoint, '/chat/completions', { method: 'POST', body, what: 'the question', model: this.target.model, ...(signal ? { signal } : {}) });
       } catch (error) {
+        if (!(error instanceof ServerError) || !refusesOptionalField(error.status, error.serverMessage, body)) throw error;
         const sent = optionalFieldsIn(body);
-        if (!(error instanceof ServerError) || !refusesOptionalField(error.status, error.serverMessage, sent)) throw error;
-        const message = `The server at ${baseUrl} does not accept ${sent.join(', ')} (${error.serverMessage}): asked again without ${sent.length > 1 ? 'them' : 'it'}, so those settings had no effect.`;
+        const settingsLost = sent.filter((field) => field !== 'stream_options');
+        const message =
+          `The server at ${baseUrl} refused a field it does not support (${error.serverMessage}): asked again without ${sent.join(', ')}` +
+          `${settingsLost.length > 0 ? `, so ${settingsLost.join(' and ')} had no effect` : ''}.`;
         warnings.push(message);
         yield { type: 'warning', message };
         body = chatRequest(this.target.model, messages, settings, { optional: false });

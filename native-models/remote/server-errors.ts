@@ -91,10 +91,11 @@ export function garbage(baseUrl: string, what: string, problem: string): ServerE
   );
 }
 
-export function stalled(baseUrl: string, seconds: number, during: string): ServerError {
+export function stalled(baseUrl: string, ms: number, during: string): ServerError {
+  const seconds = ms / 1000;
   return new ServerError(
     baseUrl,
-    `The server at ${baseUrl} sent nothing for ${seconds} s ${during}: it may be overloaded or stuck; try again, or allow it longer (--server-timeout).`,
+    `The server at ${baseUrl} sent nothing for ${Number.isInteger(seconds) ? seconds : seconds.toFixed(1)} s ${during}: it may be overloaded or stuck; try again, or allow it longer (--server-timeout).`,
   );
 }
 

@@ -15,11 +15,13 @@ import { isOneLine } from './arbitraries.js';
 const flags = [
   'model', 'image', 'max-new-tokens', 'temperature', 'top-p', 'top-k', 'repetition-penalty', 'seed', 'no-cache', 'precision',
   'device', 'threads', 'detail', 'max-pixels', 'json', 'follow-up', 'question-file', 'bogus',
+  'server', 'server-model', 'api-key', 'server-timeout',
 ];
 const value = fc.oneof(
   fc.double({ noNaN: false }).map(String),
   fc.integer({ min: -100, max: 10_000 }).map(String),
   fc.constantFrom('auto', 'q8', 'fp32', 'low', 'high', 'cpu', '', ' ', '-', '--', '-1', '-.5', '1e3', 'NaN', 'Infinity'),
+  fc.constantFrom('http://127.0.0.1:8000', 'https://gpu-box/v1/', 'ftp://x', 'http://u:p@h', 'localhost:11434'),
   fc.string({ maxLength: 8, unit: 'grapheme' }),
 );
 const token = fc.oneof(
@@ -40,7 +42,10 @@ describe('the ask argument parser (fuzzed)', () => {
           expect(isOneLine((error as Error).message)).toBe(true);
           return;
         }
-        expect(command.model.length).toBeGreaterThan(0);
+        // Exactly one backend: a model directory, or a server whose URL is already normalised.
+        expect(command.model === undefined).toBe(command.server !== undefined);
+        if (command.model !== undefined) expect(command.model.length).toBeGreaterThan(0);
+        if (command.server) expect(command.server.url).toMatch(/^https?:\/\/[^/?#@]+(\/[^?#]*[^/?#])?$/);
         expect(generationOptionsSchema.strict().safeParse(command.generation).success).toBe(true);
         expect(['auto', ...precisions]).toContain(command.precision);
         expect(devices).toContain(command.device);

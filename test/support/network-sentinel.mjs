@@ -10,6 +10,10 @@
  * Worker threads run this module first too (Node does not apply `--import` to them). Plain JavaScript on purpose:
  * a worker thread has no TypeScript loader.
  *
+ * SCREENASK_NETWORK_ALLOW (comma-separated host:port) lets TCP connections and fetches to exactly those addresses
+ * through, still recorded (with `allowed: true`): how the remote-backend test shows a server's address is the only
+ * one reached. Unset, nothing gets through.
+ *
  * What it cannot see: native code opening sockets itself (onnxruntime, sharp), and child processes that do not load
  * it (`fork` passes `--import` on; other programs do not). test/support/namespaces.ts covers both, from the kernel.
  */
@@ -29,8 +33,8 @@ import workerThreads from 'node:worker_threads';
 export const DNS_CONFIGURATION = ['Resolver', 'getServers', 'setServers', 'getDefaultResultOrder', 'setDefaultResultOrder'];
 
 /** Read at each attempt, so a test may import this module before it picks the file. Unset: stderr, never nowhere. */
-function record(kind, target) {
-  const line = `${JSON.stringify({ pid: process.pid, thread: workerThreads.threadId, kind, target: String(target) })}\n`;
+function record(kind, target, allowed = false) {
+  const line = `${JSON.stringify({ pid: process.pid, thread: workerThreads.threadId, kind, target: String(target), ...(allowed ? { allowed } : {}) })}\n`;
   const log = process.env.SCREENASK_NETWORK_LOG;
   if (log) appendFileSync(log, line);
   else process.stderr.write(`network sentinel: ${line}`);
@@ -58,11 +62,18 @@ function connectTarget(args) {
   return { remote: `${typeof args[1] === 'string' ? args[1] : 'localhost'}:${first}` };
 }
 
+/** Read at each attempt, like the log path. */
+const isAllowed = (hostPort) => (process.env.SCREENASK_NETWORK_ALLOW ?? '').split(',').includes(hostPort);
+
 const connect = net.Socket.prototype.connect;
 net.Socket.prototype.connect = function (...args) {
   const target = connectTarget(args);
   if (target.local !== undefined) {
     record('local', target.local);
+    return connect.apply(this, args);
+  }
+  if (isAllowed(target.remote)) {
+    record(this instanceof tls.TLSSocket ? 'tls' : 'tcp', target.remote, true);
     return connect.apply(this, args);
   }
   const error = refusal(this instanceof tls.TLSSocket ? 'tls' : 'tcp', target.remote);
@@ -120,8 +131,21 @@ dgram.Socket.prototype.connect = function (port, ...rest) {
   process.nextTick(() => (callback ? callback(error) : this.emit('error', error)));
 };
 
-globalThis.fetch = async (input) => {
-  throw refusal('fetch', input instanceof URL ? input.href : typeof input === 'string' ? input : (input?.url ?? '(request)'));
+const originalFetch = globalThis.fetch;
+globalThis.fetch = async (input, init) => {
+  const href = input instanceof URL ? input.href : typeof input === 'string' ? input : (input?.url ?? '(request)');
+  let hostPort;
+  try {
+    const url = new URL(href);
+    hostPort = `${url.hostname}:${url.port || (url.protocol === 'https:' ? '443' : '80')}`;
+  } catch {
+    hostPort = undefined;
+  }
+  if (hostPort !== undefined && isAllowed(hostPort)) {
+    record('fetch', href, true);
+    return originalFetch(input, init);
+  }
+  throw refusal('fetch', href);
 };
 
 // Every worker thread loads this module before its own code, with the log path even when given an env of its own.
