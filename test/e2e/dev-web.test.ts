@@ -30,20 +30,25 @@ describe('npm run dev:web', () => {
       });
       child.on('exit', (code) => reject(new Error(`dev:web exited with ${code}: ${stderr}`)));
     });
-    const html = await (await fetch(url)).text();
-    expect(html).toContain('/harness/bridge.js');
-    expect(html).toMatch(/<script defer src="\.\/assets\/[^"]+\.js"/);
-    // The page names its icon and it is served (without one, a browser asks for /favicon.ico: a 404 in the console).
-    const icon = /<link rel="icon" type="image\/png" href="([^"]+)"/.exec(html)?.[1];
-    const iconResponse = await fetch(new URL(icon ?? '/favicon.ico', url));
-    expect([iconResponse.status, iconResponse.headers.get('content-type')]).toEqual([200, 'image/png']);
-    const screen = new Uint8Array(await (await fetch(`${url}harness/screen.png`)).arrayBuffer());
-    expect([...screen.subarray(1, 4)]).toEqual([0x50, 0x4e, 0x47]);
-    const code = await new Promise<number | null>((resolve) => {
-      child.on('exit', (c) => resolve(c));
-      child.kill('SIGINT');
-    });
-    expect(code).toBe(0);
+    try {
+      const html = await (await fetch(url)).text();
+      expect(html).toContain('/harness/bridge.js');
+      expect(html).toMatch(/<script defer src="\.\/assets\/[^"]+\.js"/);
+      // The page names its icon and it is served (without one, a browser asks for /favicon.ico: a 404 in the console).
+      const icon = /<link rel="icon" type="image\/png" href="([^"]+)"/.exec(html)?.[1];
+      const iconResponse = await fetch(new URL(icon ?? '/favicon.ico', url));
+      expect([iconResponse.status, iconResponse.headers.get('content-type')]).toEqual([200, 'image/png']);
+      const screen = new Uint8Array(await (await fetch(`${url}harness/screen.png`)).arrayBuffer());
+      expect([...screen.subarray(1, 4)]).toEqual([0x50, 0x4e, 0x47]);
+      const code = await new Promise<number | null>((resolve) => {
+        child.on('exit', (c) => resolve(c));
+        child.kill('SIGINT');
+      });
+      expect(code).toBe(0);
+    } finally {
+      // A failed check above must not leave the harness and its model process running.
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGINT');
+    }
   });
 
   it('refuses a bad port or a missing model folder in one line', async () => {
