@@ -5,7 +5,7 @@
 // the tray and the screen.
 import { IpcChannel, STREAM_PORT_MESSAGE } from '../electron/shared/ipc-channels.js';
 import { createScreenAskApi, type IpcRendererLike } from '../electron/preload/api.js';
-import { CLIENT_HEADER, EVENTS_PATH, IPC_PATH, SCREEN_PATH, TRIGGER_PATH, type HarnessEvent, type InvokeReply } from './protocol.js';
+import { CLIENT_HEADER, CONFIRM_PATH, EVENTS_PATH, IPC_PATH, SCREEN_PATH, TRIGGER_PATH, type HarnessEvent, type InvokeReply } from './protocol.js';
 
 const clientId = crypto.randomUUID();
 const events = new EventSource(`${EVENTS_PATH}?client=${clientId}`);
@@ -85,6 +85,12 @@ events.addEventListener('message', (message: MessageEvent<string>) => {
     case 'window':
       showWindow(event.action, event.view);
       break;
+    case 'confirm': {
+      // The app's main process shows a message box; the browser's own dialog plays it (the page cannot answer it).
+      const ok = confirm(`${event.message}\n\n${event.detail}`);
+      void post(CONFIRM_PATH, JSON.stringify({ id: event.id, ok }), 'application/json');
+      break;
+    }
   }
 });
 

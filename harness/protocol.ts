@@ -11,6 +11,8 @@ export const CLIENT_HEADER = 'x-screenask-client';
 export const TRIGGER_PATH = '/harness/trigger';
 /** POST an image's bytes: it becomes the "screen" the next capture sees. */
 export const SCREEN_PATH = '/harness/screen';
+/** POST { id, ok }: the page's answer to a 'confirm' event (the user agreed to send captures to a server, or not). */
+export const CONFIRM_PATH = '/harness/confirm';
 /** The in-page bridge's script. */
 export const BRIDGE_PATH = '/harness/bridge.js';
 
@@ -26,4 +28,6 @@ export type HarnessEvent =
   | { readonly type: 'port-message'; readonly askId: string; readonly message: unknown }
   | { readonly type: 'port-close'; readonly askId: string }
   /** A window is shown or closed: the page switches to that view (one browser tab plays every window). */
-  | { readonly type: 'window'; readonly action: 'show' | 'close'; readonly view: string };
+  | { readonly type: 'window'; readonly action: 'show' | 'close'; readonly view: string }
+  /** The main process asks the user (Electron: a message box): the page asks with confirm() and posts the answer. */
+  | { readonly type: 'confirm'; readonly id: string; readonly message: string; readonly detail: string };

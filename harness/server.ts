@@ -16,9 +16,10 @@ import { createNodeLauncher } from '../electron/main/process-launcher.js';
 import { originMatcher } from '../electron/main/security.js';
 import { createServices } from '../electron/main/services.js';
 import { localMachine } from '../native-models/hub/machine.js';
+import { connectServer, listServerModels } from '../native-models/remote/remote-model.js';
 import type { HubOptions } from '../native-models/hub/hub-api.js';
 import { HttpError, openEventStream, readBody, sendJson, serveRenderer } from './http.js';
-import { BRIDGE_PATH, CLIENT_HEADER, EVENTS_PATH, IPC_PATH, SCREEN_PATH, TRIGGER_PATH, type HarnessEvent, type InvokeReply } from './protocol.js';
+import { BRIDGE_PATH, CLIENT_HEADER, CONFIRM_PATH, EVENTS_PATH, IPC_PATH, SCREEN_PATH, TRIGGER_PATH, type HarnessEvent, type InvokeReply } from './protocol.js';
 import { encodePng, type RgbaImage } from './rgba.js';
 import { captureOf, decodeImage, sampleScreenSvg } from './screen.js';
 
@@ -78,10 +79,14 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
     ...(options.hub ? { hub: options.hub } : {}),
     machine: localMachine(),
     log,
+    // No safeStorage in a browser harness: the server's API key is kept in memory only, and the settings page says so.
+    remoteClient: { connectServer, listServerModels },
   });
   if (options.settings) await services.settings.set(options.settings);
   if (options.initialModel && services.store.get().model === null) await services.settings.set({ model: options.initialModel });
 
+  /** Questions the main process put to the user, waiting for the page's answer (CONFIRM_PATH). */
+  const confirmations = new Map<string, (ok: boolean) => void>();
   let sequence = 0;
   const closedListeners = new Set<(kind: WindowKind) => void>();
   // The app shuts down on 'will-quit'; close() plays that event.
@@ -96,6 +101,22 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
     // One page server, no second launches.
     secondInstances: { route: () => undefined },
     engine: services.engine,
+    remote: services.remote,
+    serverKeys: services.serverKeys,
+    // Electron shows a message box; here the open pages ask with confirm(). No page open: nothing is sent.
+    confirmServer: ({ baseUrl, host }) => {
+      if (clients.size === 0) return Promise.resolve(false);
+      const id = randomUUID();
+      return new Promise<boolean>((resolve) => {
+        confirmations.set(id, resolve);
+        broadcast({
+          type: 'confirm',
+          id,
+          message: `Send your screen captures and questions to ${host}?`,
+          detail: `Answers come from the server at ${baseUrl}. Each question sends the capture and the conversation there. Nothing is sent if you cancel.`,
+        });
+      });
+    },
     settings: services.settings,
     models: services.models,
     history: services.history,
@@ -184,6 +205,14 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
       await app.trigger(mode);
       return sendJson(res, 200, { ok: true });
     }
+    if (url.pathname === CONFIRM_PATH) {
+      const { id, ok } = JSON.parse((await readBody(req, MAX_IPC_BODY)).toString('utf8')) as { id?: unknown; ok?: unknown };
+      const resolve = typeof id === 'string' ? confirmations.get(id) : undefined;
+      if (!resolve || typeof ok !== 'boolean') throw new HttpError(400, 'no such question, or an answer that is not true or false');
+      confirmations.delete(id as string);
+      resolve(ok);
+      return sendJson(res, 200, { ok: true });
+    }
     if (url.pathname === SCREEN_PATH) {
       const bytes = await readBody(req, MAX_IMAGE_BODY);
       screen = await decodeImage(bytes).catch(() => {
@@ -235,6 +264,7 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
     app,
     problems: services.problems,
     async close() {
+      for (const resolve of confirmations.values()) resolve(false);
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       onQuit.forEach((listener) => listener());

@@ -21,6 +21,7 @@ import {
   type PullRequest,
   type Rect,
   type RemoteModelInfo,
+  type ServerKeyState,
   type StreamMessage,
   type TriggerMessage,
 } from '../shared/ipc.js';
@@ -31,6 +32,7 @@ import type { HotkeyStatus } from './hotkey.js';
 import type { IpcHandlers, SenderLike } from './ipc.js';
 import { ModelLoader } from './model-loader.js';
 import { ReadAheadSlot, type ReadAheadSettings } from './read-ahead.js';
+import { ServerConsent, hostOf, serverChoice, serverSetupProblem, type ServerToConfirm } from './server-consent.js';
 import { askModeFromArgv, type AskMode, type SecondInstances } from './single-instance.js';
 import { overlayRegionToDisplay, type ScreenCapture } from './capture.js';
 import type { TrayAction } from './tray.js';
@@ -90,6 +92,18 @@ export interface EngineLike {
   ask(request: EngineAskRequest, signal: AbortSignal): AsyncIterable<StreamMessage>;
   /** Starts reading a capture while the user types; progress goes to `onProgress`. Never throws: a failure is the ask's. */
   readAhead(request: EngineReadAheadRequest, onProgress: (progress: ReadAheadProgress) => void): EngineReadAhead;
+}
+
+/** The engine that answers from a server (remote-engine.ts): an EngineLike that can also list a server's models. */
+export interface RemoteEngineLike extends EngineLike {
+  listModels(baseUrl: string, signal?: AbortSignal): Promise<string[]>;
+}
+
+/** The server's API key (server-key-store.ts), as this module needs it: never the key itself. */
+export interface ServerKeysLike {
+  state(serverUrl: string | null): ServerKeyState;
+  set(serverUrl: string, key: string): Promise<ServerKeyState>;
+  clear(): Promise<ServerKeyState>;
 }
 
 /** Settings, as this module needs them (services.ts adapts the settings store). */
@@ -155,7 +169,16 @@ export interface AppDeps {
   readonly argv: readonly string[];
   /** Later launches (`screenask --ask`), from the single-instance lock index.ts took before anything else. */
   readonly secondInstances: SecondInstances;
+  /** The model process: answers from this computer. */
   readonly engine: EngineLike;
+  /** Answers from the server the settings name (while they say so). */
+  readonly remote: RemoteEngineLike;
+  readonly serverKeys: ServerKeysLike;
+  /**
+   * Asks the user whether captures may be sent to this server (the first question for each base URL); true when they
+   * agree. index.ts: a dialog of the main process, as for links, which no page can answer in the user's place.
+   */
+  readonly confirmServer: (server: ServerToConfirm) => Promise<boolean>;
   readonly settings: SettingsSource;
   readonly models: ModelsLike;
   readonly history: HistoryLike;
@@ -194,6 +217,11 @@ export function modelDisplayName(model: string | null): string {
   return path.win32.isAbsolute(model) || path.posix.isAbsolute(model) ? path.win32.basename(model) : model;
 }
 
+/** What the tray, the status and the history call a server's model: "model on host". */
+function answeredByName(settings: Settings): string {
+  return `${settings.serverModel ?? 'no model'} on ${settings.serverUrl === null ? 'no server' : hostOf(settings.serverUrl)}`;
+}
+
 /** Sends to every live subscriber, forgetting those whose page is gone. */
 function broadcast(subscribers: Set<SenderLike>, channel: string, payload: unknown): void {
   for (const sender of subscribers) {
@@ -212,6 +240,7 @@ export class ScreenAskApp {
   #pendingRegionFrame: ScreenCapture | undefined;
   readonly #asks = new Map<string, AbortController>();
   readonly #readAhead: ReadAheadSlot;
+  readonly #consent: ServerConsent;
   readonly #statusSubscribers = new Set<SenderLike>();
   readonly #modelsSubscribers = new Set<SenderLike>();
   /** The latest answer's figures with the KV cache on and with it off, to show what the cache is worth. */
@@ -233,6 +262,7 @@ export class ScreenAskApp {
       onStatus: () => this.#publish(),
     });
     this.#readAhead = new ReadAheadSlot(deps.engine);
+    this.#consent = new ServerConsent(deps.settings, deps.confirmServer);
     this.#cleanup.push(
       () => this.#loader.dispose(),
       () => this.#readAhead.drop(),
@@ -284,10 +314,18 @@ export class ScreenAskApp {
   status(): AppStatus {
     const hotkey = this.#hotkey?.status ?? { accelerator: null, state: 'disabled' as const };
     return {
-      model: { name: modelDisplayName(this.#deps.settings.get().model), ...this.#loader.status },
+      model: this.#modelStatus(this.#deps.settings.get()),
       hotkey,
       lastAnswers: this.#lastAnswers,
     };
+  }
+
+  /** What answers: the local model (its loader's status), or the server (ready once its address and model are set). */
+  #modelStatus(settings: Settings): AppStatus['model'] {
+    if (settings.backend === 'local') return { name: modelDisplayName(settings.model), ...this.#loader.status };
+    const problem = serverSetupProblem(settings);
+    if (problem !== undefined) return { name: 'No server', state: 'error', message: problem };
+    return { name: answeredByName(settings), state: 'ready', server: { host: hostOf(settings.serverUrl!), model: settings.serverModel! } };
   }
 
   onTrayAction(action: TrayAction): void {
@@ -331,8 +369,9 @@ export class ScreenAskApp {
     const win = await this.#deps.windows.show('ask');
     const message: TriggerMessage = { captureId, width: frame.width, height: frame.height };
     win.webContents.send(IpcEvent.trigger, message);
-    // Read the capture while the user types the question (only with a model ready: a loading one reads it on Enter).
-    if (this.#loader.status.state === 'ready') {
+    // Read the capture while the user types the question (only with a local model ready: a loading one reads it on
+    // Enter, and a server gets the capture with the question).
+    if (this.#deps.settings.get().backend === 'local' && this.#loader.status.state === 'ready') {
       this.#readAhead.start(captureId, frame, readAheadSettings(this.#deps.settings.get()), (progress) =>
         win.webContents.send(IpcEvent.readAhead, progress),
       );
@@ -356,11 +395,13 @@ export class ScreenAskApp {
   readonly handlers: IpcHandlers = {
     ask: async (request, sender) => {
       const frame = request.captureId === undefined ? undefined : this.#capture(request.captureId);
+      const engine = await this.#answeringEngine();
       const askId = this.#deps.newId();
       // The page may choose per question; otherwise the Image detail setting decides.
       const detail = request.detail ?? this.#deps.settings.get().imageDetail;
-      const readAhead = request.captureId === undefined ? undefined : this.#readAhead.take(request.captureId, detail);
-      return this.#run(askId, sender, {
+      const local = engine === this.#deps.engine;
+      const readAhead = request.captureId === undefined || !local ? undefined : this.#readAhead.take(request.captureId, detail);
+      return this.#run(engine, askId, sender, {
         question: request.question,
         ...(frame ? { image: frame.png } : {}),
         detail,
@@ -370,8 +411,9 @@ export class ScreenAskApp {
       });
     },
     followUp: async (request, sender) => {
+      const engine = await this.#answeringEngine();
       const askId = this.#deps.newId();
-      return this.#run(askId, sender, { question: request.question, conversationId: request.askId, followUp: true });
+      return this.#run(engine, askId, sender, { question: request.question, conversationId: request.askId, followUp: true });
     },
     cancel: async (request) => {
       this.#asks.get(request.askId)?.abort();
@@ -427,11 +469,43 @@ export class ScreenAskApp {
     deleteHistory: async ({ id }) => this.#deps.history.delete(id),
     clearHistory: async () => this.#deps.history.clear(),
     historyScreenshot: async ({ id }) => this.#deps.history.screenshot(id),
+    // The main process asks the server (the page never talks to one), with the key kept for that server only.
+    listServerModels: async ({ serverUrl }) => ({ models: await this.#deps.remote.listModels(serverUrl) }),
+    serverKey: async () => this.#deps.serverKeys.state(this.#deps.settings.get().serverUrl),
+    setServerKey: async ({ apiKey }) => {
+      if (apiKey === null) return this.#deps.serverKeys.clear();
+      const { serverUrl } = this.#deps.settings.get();
+      if (serverUrl === null) throw new Error('Enter the server address before its API key.');
+      return this.#deps.serverKeys.set(serverUrl, apiKey);
+    },
   };
+
+  /**
+   * The engine for the next question: the local model process, or the server once the user agreed to send it
+   * captures (asked here the first time; declining sends nothing). Rejects with one line when neither can answer.
+   */
+  async #answeringEngine(): Promise<EngineLike> {
+    const settings = this.#deps.settings.get();
+    if (settings.backend === 'local') {
+      const unavailable = this.#loader.unavailable;
+      if (unavailable !== undefined) throw new Error(unavailable);
+      return this.#deps.engine;
+    }
+    const server = serverChoice(settings);
+    if (!server) throw new Error(serverSetupProblem(settings));
+    await this.#consent.ensure(server.baseUrl);
+    return this.#deps.remote;
+  }
 
   #onSettingsChange(next: Settings, previous: Settings): void {
     this.#hotkey?.apply(next.hotkey);
-    if (MODEL_SETTINGS.some((key) => next[key] !== previous[key])) {
+    if (next.backend === 'server') {
+      // A server reads nothing ahead. The local model stays loaded (switching back is instant); model settings
+      // changed meanwhile apply when this computer answers again.
+      this.#readAhead.drop();
+    } else if (previous.backend === 'server') {
+      this.#loader.reloadIfStale();
+    } else if (MODEL_SETTINGS.some((key) => next[key] !== previous[key])) {
       this.#readAhead.drop();
       void this.#loader.reload();
     } else this.#readAhead.retune(readAheadSettings(next));
@@ -447,9 +521,7 @@ export class ScreenAskApp {
    * Starts an answer in the background and returns its id at once; tokens go to the sender's stream port. The
    * generation settings are read now, so a change applies from the next question on.
    */
-  #run(askId: string, sender: SenderLike, request: Omit<EngineAskRequest, 'options'>): AskReply {
-    const unavailable = this.#loader.unavailable;
-    if (unavailable !== undefined) throw new Error(unavailable);
+  #run(engine: EngineLike, askId: string, sender: SenderLike, request: Omit<EngineAskRequest, 'options'>): AskReply {
     const settings = this.#deps.settings.get();
     const controller = new AbortController();
     this.#asks.set(askId, controller);
@@ -458,7 +530,7 @@ export class ScreenAskApp {
       let answer = '';
       let done: Extract<StreamMessage, { type: 'done' }> | undefined;
       try {
-        const stream = this.#deps.engine.ask({ ...request, options: generationOptionsFrom(settings) }, controller.signal);
+        const stream = engine.ask({ ...request, options: generationOptionsFrom(settings) }, controller.signal);
         for await (const message of stream) {
           sink.post(message);
           if (message.type === 'token') answer += message.text;
@@ -470,15 +542,17 @@ export class ScreenAskApp {
         this.#asks.delete(askId);
         sink.close();
       }
-      const { stats } = done ?? {};
+      const answered = done?.stats;
+      // A server's figures are not the local model's: they stay out of the cache comparison and the history's stats.
+      const stats = answered && answered.provider !== 'remote' ? answered : undefined;
       if (stats) this.#rememberStats(stats);
       this.#record({
         conversationId: request.conversationId,
-        model: modelDisplayName(settings.model),
+        model: engine === this.#deps.engine ? modelDisplayName(settings.model) : answeredByName(settings),
         question: request.question,
         answer,
         ...(stats ? { stats } : {}),
-        ...(!done || stats?.stopReason === 'cancelled' ? { incomplete: true } : {}),
+        ...(!done || answered?.stopReason === 'cancelled' ? { incomplete: true } : {}),
         ...(request.followUp || !request.image ? {} : { screenshot: request.image }),
       });
     })();
@@ -527,6 +601,7 @@ export class ScreenAskApp {
     if (this.#quitting) return;
     this.#quitting = true;
     for (const controller of this.#asks.values()) controller.abort();
+    void Promise.resolve(this.#deps.remote.stop()).catch(() => undefined);
     this.#hotkey?.dispose();
     for (const dispose of this.#cleanup.splice(0)) dispose();
     this.#tray?.destroy();

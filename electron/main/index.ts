@@ -20,6 +20,7 @@ import {
   ipcMain,
   nativeImage,
   protocol,
+  safeStorage,
   screen,
   session,
   shell,
@@ -34,6 +35,7 @@ import { captureDisplayUnderCursor } from './capture.js';
 import { HotkeyManager } from './hotkey.js';
 import { registerIpc } from './ipc.js';
 import { createElectronLauncher } from './process-launcher.js';
+import { unavailableRemoteClient } from './remote-engine.js';
 import { createSafeOpenExternal, hardenWebContents, installCsp, installPermissionHandlers } from './security.js';
 import { createServices } from './services.js';
 import { claimSingleInstance } from './single-instance.js';
@@ -78,6 +80,13 @@ async function main(): Promise<void> {
     entry: path.join(outDir, 'utility', 'main.js'),
     machine: localMachine(),
     log,
+    // The server's API key: encrypted by the system (Keychain, DPAPI, the desktop's keyring), never in plain text.
+    safeStorage,
+    // native-models/remote sizes captures with sharp, which this process must not load (see the top of this file):
+    // until that sizing runs in the model process, the app says so in one line instead of sending anything.
+    remoteClient: unavailableRemoteClient(
+      'This build cannot send questions to a server yet: choose "This computer" in Settings, or ask a server with npm run ask -- --server URL.',
+    ),
   });
   for (const problem of services.problems) log(problem);
 
@@ -105,6 +114,21 @@ async function main(): Promise<void> {
     argv: process.argv,
     secondInstances,
     engine: services.engine,
+    remote: services.remote,
+    serverKeys: services.serverKeys,
+    // The first question for a server: the main process asks, as for links (no page can answer in the user's place).
+    confirmServer: async ({ baseUrl, host }) => {
+      const { response } = await dialog.showMessageBox({
+        type: 'question',
+        title: 'Send captures to a server?',
+        message: `Send your screen captures and questions to ${host}?`,
+        detail: `Answers come from the server at ${baseUrl}. Each question sends the capture (or the region you chose) and the conversation there; whoever runs that server can read them. Nothing is sent if you cancel. ScreenAsk asks once per server.`,
+        buttons: ['Send', 'Cancel'],
+        defaultId: 1,
+        cancelId: 1,
+      });
+      return response === 0;
+    },
     settings: services.settings,
     models: services.models,
     history: services.history,

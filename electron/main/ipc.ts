@@ -25,6 +25,10 @@ import {
   type ModelRef,
   type PullRequest,
   type RemoteModelInfo,
+  type ServerKeyState,
+  type ServerModelsReply,
+  type ServerModelsRequest,
+  type SetServerKeyRequest,
 } from '../shared/ipc.js';
 import type { AppUrlMatcher } from './security.js';
 
@@ -71,6 +75,9 @@ export interface IpcHandlers {
   clearHistory(sender: SenderLike): Promise<void>;
   openLink(request: OpenLinkRequest, sender: SenderLike): Promise<boolean>;
   historyScreenshot(request: HistoryRef, sender: SenderLike): Promise<string | null>;
+  listServerModels(request: ServerModelsRequest, sender: SenderLike): Promise<ServerModelsReply>;
+  serverKey(sender: SenderLike): Promise<ServerKeyState>;
+  setServerKey(request: SetServerKeyRequest, sender: SenderLike): Promise<ServerKeyState>;
 }
 
 export interface IpcDeps {
@@ -116,6 +123,9 @@ export function registerIpc(deps: IpcDeps): () => void {
     [IpcChannel.deleteHistory]: (p: HistoryRef, s) => handlers.deleteHistory(p, s),
     [IpcChannel.clearHistory]: (_p: undefined, s) => handlers.clearHistory(s),
     [IpcChannel.historyScreenshot]: (p: HistoryRef, s) => handlers.historyScreenshot(p, s),
+    [IpcChannel.listServerModels]: (p: ServerModelsRequest, s) => handlers.listServerModels(p, s),
+    [IpcChannel.serverKey]: (_p: undefined, s) => handlers.serverKey(s),
+    [IpcChannel.setServerKey]: (p: SetServerKeyRequest, s) => handlers.setServerKey(p, s),
   };
 
   for (const channel of Object.values(IpcChannel)) {

@@ -23,6 +23,8 @@ export class ModelLoader {
   /** Why the selected model cannot be loaded; undefined once it resolved to a folder. */
   #unavailable: string | undefined;
   #disposed = false;
+  /** The model, precision and device of the last load sent to the engine. */
+  #loaded: string | undefined;
   readonly #stopListening: () => void;
   /** Loads the selected model; calls during a load run one more load after it, with the settings of that moment. */
   readonly reload: () => Promise<void>;
@@ -50,19 +52,34 @@ export class ModelLoader {
     if (this.#unavailable !== undefined) void this.reload();
   }
 
+  /**
+   * This computer answers again (after a server did): loads the selected model unless the engine already holds it,
+   * so switching back and forth never reloads a model needlessly.
+   */
+  reloadIfStale(): void {
+    const state = this.#engineStatus.state;
+    if (this.#unavailable !== undefined || this.#loaded !== loadKey(this.#deps.settings()) || state === 'error' || state === 'stopped') {
+      void this.reload();
+    }
+  }
+
   dispose(): void {
     this.#disposed = true;
     this.#stopListening();
   }
 
   async #load(): Promise<void> {
-    const { model, precision, device } = this.#deps.settings();
+    const settings = this.#deps.settings();
+    // While a server answers, no local model is loaded (reloadIfStale loads it when this computer answers again).
+    if (settings.backend === 'server') return;
+    const { model, precision, device } = settings;
     if (model === null) return this.#setUnavailable(NO_MODEL_CHOSEN);
     const resolved = await this.#deps.models.resolve(model).catch((error: unknown) => ({ missing: firstLine(error) }));
     // After quit, a load would start a new model process.
     if (this.#disposed) return;
     if ('missing' in resolved) return this.#setUnavailable(resolved.missing);
     this.#setUnavailable(undefined);
+    this.#loaded = loadKey(settings);
     await this.#deps.engine.load({ dir: resolved.dir, precision, device });
   }
 
@@ -71,4 +88,8 @@ export class ModelLoader {
     this.#unavailable = why;
     this.#deps.onStatus();
   }
+}
+
+function loadKey({ model, precision, device }: Settings): string {
+  return JSON.stringify([model, precision, device]);
 }

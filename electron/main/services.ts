@@ -12,7 +12,11 @@
  * - Nothing runs yet: the model process starts, and the selected model loads, when ScreenAskApp.start() says so.
  *   Downloads start only on request. `launcher` picks Electron's utilityProcess or a Node child process; `entry` is the
  *   utility module it runs (default: the TypeScript source, which only the Node launcher can run).
- * - `engine`, `settings`, `models` and `history` are exactly the AppDeps of the same names.
+ * - `engine`, `remote`, `serverKeys`, `settings`, `models` and `history` are exactly the AppDeps of the same names.
+ * - Where answers come from: `engine` is the model process; `remote` answers from the server the settings name, and
+ *   sends only to a server the user confirmed (confirmedServerChoice), with the key kept for that server alone
+ *   (server-key-store.ts: safeStorage-encrypted in userData, or memory only). Switching between the two never stops
+ *   the model process: it stays up, idle or with its model loaded, so switching back costs no process start.
  * - `dispose()` (after the app's quit) stops downloads and the model manager's timers, and waits for the model
  *   process to exit; it never rejects.
  */
@@ -20,13 +24,16 @@ import path from 'node:path';
 import { firstLine } from '../../native-models/model/errors.js';
 import type { MachineProfile } from '../../native-models/hub/catalogue.js';
 import type { HubOptions } from '../../native-models/hub/hub-api.js';
-import { settingsSchema } from '../shared/settings.js';
-import type { EngineLike, SettingsSource } from './app.js';
+import { pageSettingsPatchSchema } from '../shared/settings.js';
+import type { EngineLike, RemoteEngineLike, SettingsSource } from './app.js';
 import { adaptSupervisor } from './engine-adapter.js';
 import { EngineSupervisor } from './engine-supervisor.js';
 import { HistoryStore } from './history-store.js';
 import { ModelsService } from './models-service.js';
 import type { ProcessLauncher } from './process-launcher.js';
+import { RemoteEngine, type RemoteClient } from './remote-engine.js';
+import { confirmedServerChoice } from './server-consent.js';
+import { openServerKeyStore, type SafeStorageLike, type ServerKeyStore } from './server-key-store.js';
 import { openSettingsStore, type SettingsStore } from './settings-store.js';
 
 export interface ServicesOptions {
@@ -40,12 +47,20 @@ export interface ServicesOptions {
   /** What the recommendation rule reads (GPU, memory). */
   readonly machine: MachineProfile;
   readonly log: (message: string) => void;
+  /** Electron's safeStorage for the server's API key; undefined (the web harness): the key is kept in memory only. */
+  readonly safeStorage?: SafeStorageLike;
+  /** Why there is no safeStorage, shown on the settings page (default: the browser harness's reason). */
+  readonly noSafeStorageNote?: string;
+  /** The remote client (native-models/remote), injected: its image sizing loads sharp, which Electron's main must not. */
+  readonly remoteClient: RemoteClient;
 }
 
 export interface Services {
   readonly store: SettingsStore;
   readonly settings: SettingsSource;
   readonly engine: EngineLike;
+  readonly remote: RemoteEngineLike;
+  readonly serverKeys: ServerKeyStore;
   readonly models: ModelsService;
   readonly history: HistoryStore;
   /** One line per problem found while opening (a settings file set aside, history entries dropped, …). */
@@ -59,6 +74,17 @@ export const HISTORY_FOLDER = 'history';
 export async function createServices(options: ServicesOptions): Promise<Services> {
   const store = await openSettingsStore(options.userDataDir);
   const history = await HistoryStore.open(path.join(options.userDataDir, HISTORY_FOLDER));
+  const serverKeys = await openServerKeyStore({
+    dir: options.userDataDir,
+    safeStorage: options.safeStorage,
+    platform: process.platform,
+    ...(options.noSafeStorageNote ? { noStorageNote: options.noSafeStorageNote } : {}),
+  });
+  const remote = new RemoteEngine({
+    client: options.remoteClient,
+    server: () => confirmedServerChoice(store.get()),
+    apiKey: (baseUrl) => serverKeys.key(baseUrl),
+  });
   const models = new ModelsService({
     modelsDir: options.modelsDir,
     ...(options.hub ? { hub: options.hub } : {}),
@@ -69,18 +95,25 @@ export async function createServices(options: ServicesOptions): Promise<Services
   return {
     store,
     settings: {
-      // Pages send partial updates; the store re-validates and answers with per-field errors.
-      schema: settingsSchema.partial().strict(),
+      // Pages send partial updates (never the confirmed servers); the store re-validates and answers per field.
+      schema: pageSettingsPatchSchema,
       get: () => store.get(),
       set: (patch) => store.update(patch),
       onChange: (listener) => store.onChange(listener),
     },
     engine: adaptSupervisor(supervisor),
+    remote,
+    serverKeys,
     models,
     history,
-    problems: [...store.problems.map((p) => `settings: ${p}`), ...history.problems.map((p) => `history: ${p}`)],
+    problems: [
+      ...store.problems.map((p) => `settings: ${p}`),
+      ...history.problems.map((p) => `history: ${p}`),
+      ...serverKeys.problems.map((p) => `server key: ${p}`),
+    ],
     async dispose() {
       models.dispose();
+      await remote.stop();
       await supervisor.stop().catch((error: unknown) => options.log(`could not stop the model process: ${firstLine(error)}`));
     },
   };

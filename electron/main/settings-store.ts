@@ -72,8 +72,11 @@ type RawSettings = Record<string, unknown>;
  *   { version: 1, model, precision, device, maxTokens, temperature, topK, topP, repetitionPenalty, kvCache,
  *     imageDetail, hotkey, saveScreenshotsInHistory }
  *   where `hotkey: ""` meant "no shortcut".
- * Version 2 (now): `maxTokens` → `maxNewTokens` and `kvCache` → `useCache`, the engine's own option names, so the
+ * Version 2: `maxTokens` → `maxNewTokens` and `kvCache` → `useCache`, the engine's own option names, so the
  *   settings and the engine share one schema; "no shortcut" is `hotkey: null`.
+ * Version 3 (now): where answers come from: `backend` ('local' | 'server'), `serverUrl`, `serverModel` and
+ *   `confirmedServers`. A version 2 file answers on this computer, with no server named and none confirmed; the API
+ *   key never lives here (server-key-store.ts).
  */
 export const settingsMigrations: readonly ((raw: RawSettings) => RawSettings)[] = [
   function v1ToV2(raw) {
@@ -84,6 +87,11 @@ export const settingsMigrations: readonly ((raw: RawSettings) => RawSettings)[] 
     if (!('useCache' in next) && kvCache !== undefined) next.useCache = kvCache;
     if (next.hotkey === '') next.hotkey = null;
     return next;
+  },
+  function v2ToV3(raw) {
+    // Written out rather than left to the defaults: whatever a newer default may become, a file from before servers
+    // existed keeps answering on this computer.
+    return { backend: 'local', serverUrl: null, serverModel: null, confirmedServers: [], ...raw };
   },
 ];
 if (settingsMigrations.length !== SETTINGS_VERSION - 1) {
@@ -155,9 +163,13 @@ function timestamp(date: Date): string {
 
 let tempCounter = 0;
 
-async function writeFileAtomic(fs: SettingsFileSystem, file: string, text: string): Promise<void> {
+/**
+ * Replaces `file` with `text` atomically (temp file, fsync, rename, folder fsync). `mode` applies to the new file
+ * (e.g. 0o600 for one only its owner may read; Windows ignores it).
+ */
+export async function writeFileAtomic(fs: SettingsFileSystem, file: string, text: string, mode = 0o666): Promise<void> {
   const temp = `${file}.${process.pid}-${tempCounter++}.tmp`;
-  const handle = await fs.open(temp, 'w');
+  const handle = await fs.open(temp, 'w', mode);
   try {
     await handle.writeFile(text, 'utf8');
     await handle.sync(); // the data must be on disk before the rename makes it the settings file
@@ -201,7 +213,8 @@ async function syncFolder(fs: SettingsFileSystem, dir: string): Promise<void> {
   }
 }
 
-function describeFsError(error: unknown): string {
+/** A file system error in a few words a user understands (permission denied, the disk is full, …). */
+export function describeFsError(error: unknown): string {
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
   const known: Record<string, string> = {
     EACCES: 'permission denied',

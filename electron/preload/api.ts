@@ -50,5 +50,8 @@ export function createScreenAskApi(ipc: IpcRendererLike): ScreenAskApi {
     clearHistory: () => invoke(IpcChannel.clearHistory),
     historyScreenshot: (request) => invoke(IpcChannel.historyScreenshot, request),
     openLink: (request) => invoke(IpcChannel.openLink, request),
+    listServerModels: (request) => invoke(IpcChannel.listServerModels, request),
+    serverKey: () => invoke(IpcChannel.serverKey),
+    setServerKey: (request) => invoke(IpcChannel.setServerKey, request),
   };
 }

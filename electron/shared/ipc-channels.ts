@@ -29,6 +29,12 @@ export const IpcChannel = {
   historyScreenshot: 'screenask:history-screenshot',
   /** A link in an answer: the user is asked before it opens in the browser. */
   openLink: 'screenask:open-link',
+  /** The models an OpenAI-compatible server lists (the main process asks it; the page never talks to servers). */
+  listServerModels: 'screenask:list-server-models',
+  /** Whether an API key is kept for the configured server, and how (never the key itself). */
+  serverKey: 'screenask:server-key',
+  /** Keeps (or, with null, forgets) the configured server's API key; answers as serverKey does. */
+  setServerKey: 'screenask:set-server-key',
 } as const;
 export type IpcChannelName = (typeof IpcChannel)[keyof typeof IpcChannel];
 

@@ -1,9 +1,9 @@
 // The renderer ↔ main contract: every channel name and every payload schema lives here, so the preload exposes
 // exactly these channels and the main process validates exactly these shapes. Nothing else crosses the bridge.
 import { z } from 'zod';
-import type { AnswerStats, ReadAheadProgress } from '../../native-models/conversation/answer.js';
+import type { AnswerStats, ReadAheadProgress, ServerAnswerStats } from '../../native-models/conversation/answer.js';
 import { precisions, type Precision } from '../../native-models/model/precision.js';
-import type { Settings, SettingsPatch, SettingsUpdateResult } from './settings.js';
+import { serverUrlSchema, type Settings, type SettingsPatch, type SettingsUpdateResult } from './settings.js';
 
 export { IpcChannel, IpcEvent, STREAM_PORT_MESSAGE, type IpcChannelName } from './ipc-channels.js';
 import { IpcChannel } from './ipc-channels.js';
@@ -68,6 +68,35 @@ export const openLinkRequestSchema = z
   .strict();
 export type OpenLinkRequest = z.infer<typeof openLinkRequestSchema>;
 
+/** A server to list the models of: its base URL, checked as the settings check it. */
+export const serverModelsRequestSchema = z.object({ serverUrl: serverUrlSchema }).strict();
+export type ServerModelsRequest = z.infer<typeof serverModelsRequestSchema>;
+export interface ServerModelsReply {
+  readonly models: readonly string[];
+}
+
+/** An API key as servers take them: one line of printable ASCII without spaces (sk-…, a token); null forgets it. */
+export const setServerKeyRequestSchema = z
+  .object({ apiKey: z.string().min(1).max(4096).regex(/^[\x21-\x7e]+$/).nullable() })
+  .strict();
+export type SetServerKeyRequest = z.infer<typeof setServerKeyRequestSchema>;
+/** What a page may know about the API key: never the key. */
+export interface ServerKeyState {
+  /** A key is kept for the server the settings name. */
+  readonly set: boolean;
+  /** `encrypted`: in userData, encrypted by the system (safeStorage); `until-quit`: in memory only. */
+  readonly kept: 'encrypted' | 'until-quit';
+  /** Why the key is kept only until quit (no keyring, a browser harness), for the settings page to show. */
+  readonly note?: string;
+}
+
+/** The server answers come from (host and model), as the status shows it. */
+export interface AnswerServerView {
+  /** host[:port] of the server's address. */
+  readonly host: string;
+  readonly model: string;
+}
+
 export const historyQuerySchema = z.object({ query: z.string().max(200).optional() }).strict();
 export type HistoryQuery = z.infer<typeof historyQuerySchema>;
 export const historyRefSchema = z.object({ id }).strict();
@@ -108,11 +137,20 @@ export interface LoadedModelInfo {
   readonly warnings: readonly string[];
 }
 
-/** The stats the UI shows for one answer (the engine's AnswerStats). */
+/** The stats the UI shows for one answer of the local model (the engine's AnswerStats). */
 export type AnswerStatsView = AnswerStats;
+/** The figures of an answer from a server: client-side timings, and which server and model answered. */
+export type ServerAnswerStatsView = ServerAnswerStats;
 
 export interface AppStatus {
-  readonly model: { readonly name: string; readonly state: ModelState; readonly message?: string; readonly info?: LoadedModelInfo };
+  readonly model: {
+    readonly name: string;
+    readonly state: ModelState;
+    readonly message?: string;
+    readonly info?: LoadedModelInfo;
+    /** Set while answers come from a server. */
+    readonly server?: AnswerServerView;
+  };
   readonly hotkey: { readonly accelerator: string | null; readonly state: HotkeyState; readonly message?: string };
   /** The latest answer with the KV cache on and the latest with it off (this session), for the cache's measured effect. */
   readonly lastAnswers: { readonly cacheOn?: AnswerStatsView; readonly cacheOff?: AnswerStatsView };
@@ -137,7 +175,7 @@ export type StreamMessage =
   | { readonly type: 'progress'; readonly stage: string }
   | { readonly type: 'warning'; readonly message: string }
   | { readonly type: 'token'; readonly text: string }
-  | { readonly type: 'done'; readonly stats?: AnswerStatsView }
+  | { readonly type: 'done'; readonly stats?: AnswerStatsView | ServerAnswerStatsView }
   | { readonly type: 'error'; readonly message: string };
 
 /** A catalogue model as the Models view lists it. */
@@ -242,6 +280,9 @@ export const fixedPayloadSchemas = {
   [IpcChannel.clearHistory]: emptySchema,
   [IpcChannel.historyScreenshot]: historyRefSchema,
   [IpcChannel.openLink]: openLinkRequestSchema,
+  [IpcChannel.listServerModels]: serverModelsRequestSchema,
+  [IpcChannel.serverKey]: emptySchema,
+  [IpcChannel.setServerKey]: setServerKeyRequestSchema,
 } as const;
 
 /** The API the preload exposes as `window.screenask`. */
@@ -273,4 +314,8 @@ export interface ScreenAskApi {
   historyScreenshot(request: HistoryRef): Promise<string | null>;
   /** Asks the user, showing the whole address, then opens the link in the browser; true when it was opened. */
   openLink(request: OpenLinkRequest): Promise<boolean>;
+  /** The models the server at `serverUrl` lists; rejects with one line naming the server and the fix. */
+  listServerModels(request: ServerModelsRequest): Promise<ServerModelsReply>;
+  serverKey(): Promise<ServerKeyState>;
+  setServerKey(request: SetServerKeyRequest): Promise<ServerKeyState>;
 }

@@ -14,12 +14,15 @@ import { devices } from '../../native-models/runtime/devices.js';
 import { parseAccelerator } from './accelerator.js';
 
 /** Bumped whenever the stored shape changes; the store migrates older files step by step (see settings-store.ts). */
-export const SETTINGS_VERSION = 2;
+export const SETTINGS_VERSION = 3;
 
 /** `auto` lets the engine pick among the files present (q8, then q4, then fp32 on a CPU). */
 export const precisionSettings = ['auto', ...precisions] as const;
 export const deviceSettings = devices;
 export const imageDetailSettings = imageDetails;
+/** Where answers come from: the model on this computer, or an OpenAI-compatible server the user names. */
+export const backendSettings = ['local', 'server'] as const;
+export type Backend = (typeof backendSettings)[number];
 
 /** An absolute folder path on any platform: /…, C:\… or C:/…, or a UNC share \\server\…. */
 const absolutePath = /^(?:\/|[A-Za-z]:[\\/]|\\\\[^\\]+\\)/;
@@ -51,6 +54,43 @@ const hotkeySchema = z.string().transform((value, ctx) => {
 const engine = generationOptionsSchema.shape;
 
 /**
+ * A server's base URL, as OpenAI clients take it (e.g. http://192.168.1.20:8000/v1). Only http and https, and no
+ * user:password@ part: a credential belongs in the API key, which is kept encrypted, never in the settings file. Stored
+ * without trailing slashes, so that one server has one spelling (the confirmation to send captures is kept per URL).
+ */
+export const serverUrlSchema = z
+  .string()
+  .trim()
+  .max(2048, 'is too long (at most 2048 characters)')
+  .transform((value, ctx) => {
+    let url: URL;
+    try {
+      url = new URL(value);
+    } catch {
+      ctx.issues.push({ code: 'custom', message: `"${value}" is not a web address: write it as http://host:port/v1`, input: value });
+      return z.NEVER;
+    }
+    const problem =
+      url.protocol !== 'http:' && url.protocol !== 'https:' ? 'must start with http:// or https://'
+      : url.username || url.password ? 'must not contain a user name or password: put the key in the API key field'
+      : url.search || url.hash ? 'must not contain ? or #: give the server’s base address, e.g. http://host:8000/v1'
+      : undefined;
+    if (problem) {
+      ctx.issues.push({ code: 'custom', message: problem, input: value });
+      return z.NEVER;
+    }
+    return url.href.replace(/\/+$/, '');
+  });
+
+/** A model name as the server lists it (vLLM: the repo id; Ollama: name:tag). One line of printable text. */
+export const serverModelSchema = z
+  .string()
+  .trim()
+  .min(1, 'must name a model the server lists')
+  .max(256, 'is too long (at most 256 characters)')
+  .regex(/^[^\p{Cc}]+$/u, 'must be one line of text');
+
+/**
  * Generation settings are nullable: null means "the model's own default" (its generation_config.json, then the
  * engine's fallback), which is what the engine does when an option is left out. Storing concrete numbers by default
  * would silently override every model's tuned values.
@@ -71,6 +111,17 @@ const settingsFields = {
   /** null = no global shortcut. */
   hotkey: hotkeySchema.nullable(),
   saveScreenshotsInHistory: z.boolean(),
+  /** Where answers come from. */
+  backend: z.enum(backendSettings),
+  /** The server's base URL, when answers come from a server; null until the user names one. */
+  serverUrl: serverUrlSchema.nullable(),
+  /** The server's model; null until the user picks one. */
+  serverModel: serverModelSchema.nullable(),
+  /**
+   * Servers (base URLs) the user agreed to send captures to. Written only by the main process, after the user said yes
+   * in its own dialog: the pages cannot set it (see pageSettingsPatchSchema).
+   */
+  confirmedServers: z.array(serverUrlSchema).max(100),
 };
 
 /** A complete settings object (what `get()` returns). Strict: an unknown key is an error, not silently kept. */
@@ -79,6 +130,13 @@ export type Settings = z.output<typeof settingsSchema>;
 export type SettingName = keyof Settings;
 /** What a caller may send to change settings: any subset, in input form (e.g. a hotkey in any accepted spelling). */
 export type SettingsPatch = Partial<z.input<typeof settingsSchema>>;
+
+/**
+ * What a page may send to change settings (the setSettings channel's schema): any subset, except the servers the user
+ * confirmed, which only the main process's confirmation dialog writes. A page that could write it could skip the
+ * question "send your captures to this server?".
+ */
+export const pageSettingsPatchSchema = settingsSchema.omit({ confirmedServers: true }).partial().strict();
 
 /**
  * Built without `.default()`s on purpose: zod fills defaults into a `.partial()` object, which would turn a one-field
@@ -104,6 +162,10 @@ export const defaultSettings: Readonly<Settings> = Object.freeze(
     imageDetail: 'low',
     hotkey: 'CommandOrControl+Shift+Space',
     saveScreenshotsInHistory: false,
+    backend: 'local',
+    serverUrl: null,
+    serverModel: null,
+    confirmedServers: [],
   } satisfies z.input<typeof settingsSchema>),
 );
 
@@ -121,6 +183,10 @@ export const settingLabels: Readonly<Record<SettingName, string>> = {
   imageDetail: 'Image detail',
   hotkey: 'Hotkey',
   saveScreenshotsInHistory: 'Save screenshots in history',
+  backend: 'Where answers come from',
+  serverUrl: 'Server address',
+  serverModel: 'Server model',
+  confirmedServers: 'Confirmed servers',
 };
 
 type NumericSetting = 'maxNewTokens' | 'temperature' | 'topK' | 'topP' | 'repetitionPenalty';
@@ -189,12 +255,18 @@ const nullMeaning: Partial<Record<SettingName, string>> = {
   topK: 'empty for the model default',
   topP: 'empty for the model default',
   repetitionPenalty: 'empty for the model default',
+  serverUrl: 'empty',
+  serverModel: 'empty',
 };
 
 function describeIssue(field: SettingName, issue: z.core.$ZodIssue, value: unknown): string {
   const label = settingLabels[field];
   const got = value === undefined ? '' : ` (got ${JSON.stringify(value)})`;
+  // Text fields carry their own wording (lengths, formats): "at least 1" would be about characters nobody counts.
+  if ((issue.code === 'too_big' || issue.code === 'too_small') && issue.origin === 'string') return `${label} ${issue.message}.`;
   switch (issue.code) {
+    case 'invalid_format':
+      return `${label} ${issue.message}.`;
     case 'too_big':
       return `${label} must be ${issue.inclusive ? 'at most' : 'less than'} ${String(issue.maximum)}${got}.`;
     case 'too_small':
@@ -206,6 +278,7 @@ function describeIssue(field: SettingName, issue: z.core.$ZodIssue, value: unkno
         issue.expected === 'int' ? 'a whole number'
         : issue.expected === 'number' ? 'a number'
         : issue.expected === 'boolean' ? 'on or off (true or false)'
+        : issue.expected === 'array' ? 'a list'
         : 'text';
       const orNull = nullMeaning[field] && issue.expected !== 'int' ? ` or ${nullMeaning[field]}` : '';
       return `${label} must be ${what}${orNull}${got}.`;

@@ -16,6 +16,8 @@ import {
   type EngineStatusLike,
   type HistoryLike,
   type ModelsLike,
+  type RemoteEngineLike,
+  type ServerKeysLike,
   type SettingsSource,
   type StreamSink,
 } from '../../electron/main/app.js';
@@ -36,9 +38,11 @@ import {
   type ModelsSnapshot,
   type PullRequest,
   type Rect,
+  type ServerAnswerStatsView,
+  type ServerKeyState,
   type StreamMessage,
 } from '../../electron/shared/ipc.js';
-import { defaultSettings, settingsSchema, type Settings } from '../../electron/shared/settings.js';
+import { defaultSettings, pageSettingsPatchSchema, type Settings } from '../../electron/shared/settings.js';
 import { FakeApp, FakeGlobalShortcut, FakeIpcMain, FakeTray, FakeWebContents } from './fakes.js';
 
 /** The URL of one of our pages: the only kind of sender IPC accepts. */
@@ -136,12 +140,75 @@ export class StubEngine implements EngineLike {
   }
 }
 
+/** A stub server backend: records asks and model listings, streams a scripted answer with a server's figures. */
+export class StubRemote implements RemoteEngineLike {
+  readonly asks: EngineAskRequest[] = [];
+  readonly listed: string[] = [];
+  models: string[] = ['qwen2.5-vl-7b', 'llava'];
+  stopped = 0;
+  start(): void {}
+  stop(): void {
+    this.stopped++;
+  }
+  async load(): Promise<void> {}
+  onStatus(): () => void {
+    return () => undefined;
+  }
+  readAhead(): EngineReadAhead {
+    throw new Error('the app must not read ahead for a server');
+  }
+  async listModels(baseUrl: string): Promise<string[]> {
+    this.listed.push(baseUrl);
+    return this.models;
+  }
+  async *ask(request: EngineAskRequest): AsyncIterable<StreamMessage> {
+    this.asks.push(request);
+    yield { type: 'token', text: 'From the server.' };
+    yield { type: 'done', stats: serverStats() };
+  }
+}
+
+export function serverStats(overrides: Partial<ServerAnswerStatsView> = {}): ServerAnswerStatsView {
+  return {
+    provider: 'remote',
+    server: { baseUrl: 'http://gpu-box:8000/v1', model: 'qwen2.5-vl-7b' },
+    imagePrepareMs: 30,
+    timeToFirstTokenMs: 500,
+    decodeTokensPerSecond: 40,
+    promptTokens: 800,
+    reusedPromptTokens: undefined,
+    image: { width: 644, height: 364 },
+    generatedTokens: 4,
+    generatedTokensFrom: 'server',
+    totalMs: 700,
+    stopReason: 'eos',
+    ...overrides,
+  };
+}
+
+/** The API key store in memory: records what it was given, answers only whether a key is set. */
+export class StubServerKeys implements ServerKeysLike {
+  readonly keys = new Map<string, string>();
+  state(serverUrl: string | null): ServerKeyState {
+    return { set: serverUrl !== null && this.keys.has(serverUrl), kept: 'encrypted' };
+  }
+  async set(serverUrl: string, key: string): Promise<ServerKeyState> {
+    this.keys.clear();
+    this.keys.set(serverUrl, key);
+    return this.state(serverUrl);
+  }
+  async clear(): Promise<ServerKeyState> {
+    this.keys.clear();
+    return this.state(null);
+  }
+}
+
 /** Settings in memory, with the store's change semantics (listeners get the new and the previous settings). */
 export function memorySettings(initial: Partial<Settings>): SettingsSource {
   let current: Settings = { ...defaultSettings, ...initial };
   const listeners = new Set<(settings: Settings, previous: Settings) => void>();
   return {
-    schema: settingsSchema.partial().strict(),
+    schema: pageSettingsPatchSchema,
     get: () => current,
     set: async (patch) => {
       const previous = current;
@@ -213,12 +280,17 @@ export interface SetupOptions {
   readonly placeWindow?: (kind: WindowKind, bounds: Rect) => Rect;
   readonly settings?: Partial<Settings>;
   /** Real services in place of the stubs (services.ts's composition). */
-  readonly services?: Pick<AppDeps, 'engine' | 'settings' | 'models' | 'history'>;
+  readonly services?: Partial<Pick<AppDeps, 'engine' | 'remote' | 'serverKeys' | 'settings' | 'models' | 'history'>>;
+  /** The user's answer to "send captures to this server?" (default: yes). */
+  readonly confirmServer?: (server: { baseUrl: string; host: string }) => Promise<boolean>;
 }
 
 export function setup(options: SetupOptions = {}) {
   const app = new FakeApp();
   const engine = new StubEngine();
+  const remote = new StubRemote();
+  const serverKeys = new StubServerKeys();
+  const confirmServer = vi.fn(options.confirmServer ?? (async () => true));
   const models = new FakeModels();
   const history = new FakeHistory();
   const settings = memorySettings({ model: INSTALLED_ID, ...options.settings });
@@ -246,6 +318,9 @@ export function setup(options: SetupOptions = {}) {
     argv: options.argv ?? ['screenask'],
     secondInstances,
     engine,
+    remote,
+    serverKeys,
+    confirmServer,
     settings,
     models,
     history,
@@ -285,7 +360,7 @@ export function setup(options: SetupOptions = {}) {
     await settle();
   };
   return {
-    app, engine, models, history, settings, globalShortcut, ipcMain, tray, windowsShown, windowContents, streams, closedStreams,
+    app, engine, remote, serverKeys, confirmServer, models, history, settings, globalShortcut, ipcMain, tray, windowsShown, windowContents, streams, closedStreams,
     notify, log, pickFolder, openLink, captureScreen, screenAsk, invoke, start, closeWindow,
   };
 }

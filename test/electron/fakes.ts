@@ -1,5 +1,6 @@
 // Fake Electron objects for main-process tests: just enough behaviour (events, handlers, recorded calls) to drive the
 // modules under test. The modules take these through their narrow interfaces; index.test mocks 'electron' with them.
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { SessionLike } from '../../electron/main/security.js';
 
@@ -202,5 +203,58 @@ export class FakeScreenRecordingPermission {
   grant(): void {
     if (!this.listedInSystemSettings) throw new Error('ScreenAsk is not listed in System Settings: it never tried to capture');
     this.#granted = true;
+  }
+}
+
+/**
+ * Electron's safeStorage with the signatures of electron.d.ts (every method, the deprecated synchronous ones too).
+ * Encryption is real (AES-256-GCM under a key that lives only in this object, standing in for the keychain), so what
+ * reaches a file is ciphertext a test can search for the plain text. As in Electron: before `ready` nothing is
+ * available; with no encryption available, encrypting throws; decrypting bytes this key did not produce throws.
+ */
+export class FakeSafeStorage implements Electron.SafeStorage {
+  /** The OS offers encryption (Keychain, DPAPI, a keyring); false plays a Linux desktop with none at all. */
+  available = true;
+  /** What getSelectedStorageBackend says (Linux); 'basic_text' plays a desktop without a keyring. */
+  backend: ReturnType<Electron.SafeStorage['getSelectedStorageBackend']> = 'gnome_libsecret';
+  /** Set when the keychain's key was rotated: the next decrypt asks for re-encryption. */
+  rotated = false;
+  readonly #key = randomBytes(32);
+  readonly encrypted: string[] = [];
+
+  isEncryptionAvailable(): boolean {
+    return this.available;
+  }
+  async isAsyncEncryptionAvailable(): Promise<boolean> {
+    return this.available;
+  }
+  getSelectedStorageBackend(): ReturnType<Electron.SafeStorage['getSelectedStorageBackend']> {
+    return this.backend;
+  }
+  setUsePlainTextEncryption(_usePlainText: boolean): void {}
+  encryptString(plainText: string): Buffer {
+    if (!this.available) throw new Error('Error while encrypting the text provided to safeStorage.encryptString. Encryption is not available.');
+    this.encrypted.push(plainText);
+    const iv = randomBytes(12);
+    const cipher = createCipheriv('aes-256-gcm', this.#key, iv);
+    const body = Buffer.concat([cipher.update(plainText, 'utf8'), cipher.final()]);
+    return Buffer.concat([Buffer.from('v10'), iv, cipher.getAuthTag(), body]);
+  }
+  async encryptStringAsync(plainText: string): Promise<Buffer> {
+    return this.encryptString(plainText);
+  }
+  decryptString(encrypted: Buffer): string {
+    if (!this.available) throw new Error('Error while decrypting the ciphertext provided to safeStorage.decryptString. Decryption is not available.');
+    if (encrypted.subarray(0, 3).toString() !== 'v10' || encrypted.length < 31) throw new Error('Error while decrypting the ciphertext provided to safeStorage.decryptString.');
+    const decipher = createDecipheriv('aes-256-gcm', this.#key, encrypted.subarray(3, 15));
+    decipher.setAuthTag(encrypted.subarray(15, 31));
+    try {
+      return Buffer.concat([decipher.update(encrypted.subarray(31)), decipher.final()]).toString('utf8');
+    } catch {
+      throw new Error('Error while decrypting the ciphertext provided to safeStorage.decryptString.');
+    }
+  }
+  async decryptStringAsync(encrypted: Buffer): Promise<Electron.DecryptStringAsyncReturnValue> {
+    return { result: this.decryptString(encrypted), shouldReEncrypt: this.rotated };
   }
 }

@@ -35,6 +35,9 @@ function setup() {
     clearHistory: vi.fn(async () => {}),
     historyScreenshot: vi.fn(async () => null),
     openLink: vi.fn(async () => true),
+    listServerModels: vi.fn(async () => ({ models: ['qwen2.5-vl-7b'] })),
+    serverKey: vi.fn(async () => ({ set: false, kept: 'encrypted' as const })),
+    setServerKey: vi.fn(async () => ({ set: true, kept: 'encrypted' as const })),
   } satisfies IpcHandlers;
   const log = vi.fn();
   const dispose = registerIpc({ ipcMain, isAppUrl: isAppSchemeUrl, settingsSchema, handlers, log });
@@ -76,6 +79,12 @@ describe('ipc', () => {
     await ipcMain.invoke(ours, sender, IpcChannel.clearHistory);
     await ipcMain.invoke(ours, sender, IpcChannel.historyScreenshot, { id: 'h1' });
     expect(await ipcMain.invoke(ours, sender, IpcChannel.openLink, { url: 'https://docs.example/errors#TS2322' })).toBe(true);
+    // The server's address is checked (and written in one spelling) as the settings check it.
+    expect(await ipcMain.invoke(ours, sender, IpcChannel.listServerModels, { serverUrl: 'http://GPU-box:8000/v1/' })).toEqual({ models: ['qwen2.5-vl-7b'] });
+    expect(handlers.listServerModels).toHaveBeenCalledWith({ serverUrl: 'http://gpu-box:8000/v1' }, sender);
+    expect(await ipcMain.invoke(ours, sender, IpcChannel.serverKey)).toEqual({ set: false, kept: 'encrypted' });
+    await ipcMain.invoke(ours, sender, IpcChannel.setServerKey, { apiKey: 'sk-abc_123.XYZ' });
+    expect(handlers.setServerKey).toHaveBeenCalledWith({ apiKey: 'sk-abc_123.XYZ' }, sender);
     const { importModel: _checkedAbove, ...others } = handlers;
     for (const [name, handler] of Object.entries(others)) expect(handler, name).toHaveBeenCalledTimes(1);
     dispose();
@@ -125,6 +134,17 @@ describe('ipc', () => {
       [IpcChannel.openLink, [{ url: 'file:///etc/passwd' }]],
       [IpcChannel.openLink, [{ url: 'https://x.example/' + 'a'.repeat(2100) }]],
       [IpcChannel.openLink, [{ url: 'not a url' }]],
+      [IpcChannel.listServerModels, [{ serverUrl: 'file:///etc/passwd' }]],
+      [IpcChannel.listServerModels, [{ serverUrl: 'http://user:pw@gpu-box:8000/v1' }]],
+      [IpcChannel.listServerModels, [{ serverUrl: 'http://gpu-box:8000/v1', apiKey: 'sk-x' }]],
+      [IpcChannel.listServerModels, [{}]],
+      [IpcChannel.serverKey, [{ reveal: true }]],
+      [IpcChannel.setServerKey, [{ apiKey: '' }]],
+      [IpcChannel.setServerKey, [{ apiKey: 'two words' }]],
+      [IpcChannel.setServerKey, [{ apiKey: 'sk-1\nX-Injected: 1' }]],
+      [IpcChannel.setServerKey, [{ apiKey: 'k'.repeat(4097) }]],
+      [IpcChannel.setServerKey, [{ apiKey: 'sk-1', serverUrl: 'http://evil.example/v1' }]],
+      [IpcChannel.setServerKey, [{}]],
     ];
     for (const [channel, args] of bad) {
       await expect(ipcMain.invoke(ours, sender, channel, ...args), `${channel} ${JSON.stringify(args)}`).rejects.toThrow(/malformed message/);
@@ -149,6 +169,9 @@ describe('ipc', () => {
       [IpcChannel.clearHistory, []],
       [IpcChannel.historyScreenshot, [{ id: 'h1' }]],
       [IpcChannel.openLink, [{ url: 'https://docs.example/' }]],
+      [IpcChannel.listServerModels, [{ serverUrl: 'http://gpu-box:8000/v1' }]],
+      [IpcChannel.serverKey, []],
+      [IpcChannel.setServerKey, [{ apiKey: 'sk-1' }]],
     ];
     for (const url of ['https://evil.example/', pathToFileURL('/tmp/evil.html').href, 'file:///app/out/renderer/index.html#ask', 'screenask://evil/index.html', 'about:blank', '', null]) {
       for (const [channel, args] of valid) {

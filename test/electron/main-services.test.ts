@@ -9,6 +9,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createNodeLauncher } from '../../electron/main/process-launcher.js';
 import { createServices, type Services } from '../../electron/main/services.js';
+import { unavailableRemoteClient } from '../../electron/main/remote-engine.js';
 import { IpcChannel, IpcEvent, type AnswerStatsView, type AskReply, type HistoryEntry, type ModelsSnapshot, type StreamMessage, type TriggerMessage } from '../../electron/shared/ipc.js';
 import { writeSmolVlmModel } from '../fixtures/smolvlm/generate.js';
 import { writeScreenshotLike } from '../support/images.js';
@@ -33,6 +34,7 @@ beforeAll(async () => {
     launcher: createNodeLauncher(),
     machine: { hasGpu: false, totalMemoryBytes: 4 * 1024 ** 3 },
     log,
+    remoteClient: unavailableRemoteClient('no servers in this test'),
   });
   await services.settings.set({ model: modelDir, precision: 'fp32', maxNewTokens: 3, temperature: 0, saveScreenshotsInHistory: true });
   t = setup({ services, capture: async () => ({ ...stubFrame('screen', 640, 360), png: screenPng }) });
@@ -56,7 +58,7 @@ async function finished(askId: string): Promise<AnswerStatsView> {
     },
     { timeout: 30_000, interval: 20 },
   );
-  if (last?.type !== 'done' || !last.stats) throw new Error(`the answer did not finish: ${JSON.stringify(last)}`);
+  if (last?.type !== 'done' || !last.stats || last.stats.provider === 'remote') throw new Error(`the answer did not finish locally: ${JSON.stringify(last)}`);
   return last.stats;
 }
 

@@ -48,6 +48,9 @@ const apiMethods = {
   clearHistory: true,
   historyScreenshot: true,
   openLink: true,
+  listServerModels: true,
+  serverKey: true,
+  setServerKey: true,
 } satisfies Record<keyof ScreenAskApi, true>;
 
 const emit = (channel: string, event: unknown, ...args: unknown[]) => h.listeners.get(channel)?.forEach((l) => l(event, ...args));

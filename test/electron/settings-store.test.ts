@@ -175,7 +175,7 @@ describe('settings store', () => {
     };
     expect(store.problems).toEqual([]);
     expect(store.get()).toEqual(expected);
-    expect(await readStored()).toEqual({ version: 2, ...expected });
+    expect(await readStored()).toEqual({ version: SETTINGS_VERSION, ...expected });
   });
 
   it('reads a file without a version as version 1', async () => {
@@ -183,6 +183,56 @@ describe('settings store', () => {
     const store = await openSettingsStore(dir);
     expect(store.problems).toEqual([]);
     expect(store.get()).toEqual({ ...defaultSettings, maxNewTokens: 64, useCache: true, hotkey: 'Alt+Space' });
+  });
+
+  it('migrates a version 2 file to version 3: answers stay on this computer, no server named or confirmed', async () => {
+    const v2 = {
+      version: 2,
+      model: 'SmolVLM-256M-Instruct',
+      precision: 'q4',
+      device: 'cpu',
+      maxNewTokens: 200,
+      temperature: 0.2,
+      topK: null,
+      topP: 0.9,
+      repetitionPenalty: null,
+      useCache: true,
+      imageDetail: 'high',
+      hotkey: 'Alt+Space',
+      saveScreenshotsInHistory: false,
+    };
+    await writeStored(v2);
+    const store = await openSettingsStore(dir);
+    const { version: _, ...fields } = v2;
+    const expected = { ...fields, backend: 'local', serverUrl: null, serverModel: null, confirmedServers: [] };
+    expect(store.problems).toEqual([]);
+    expect(store.get()).toEqual(expected);
+    // Saved at once as version 3, so the next start reads it as it is.
+    expect(await readStored()).toEqual({ version: 3, ...expected });
+  });
+
+  it('the v2 → v3 step keeps a server a hand-edited v2 file already names, and v1 files pass through both steps', async () => {
+    const v2ToV3 = settingsMigrations[1]!;
+    expect(v2ToV3({ backend: 'server', serverUrl: 'http://gpu-box:8000/v1' })).toEqual({
+      backend: 'server',
+      serverUrl: 'http://gpu-box:8000/v1',
+      serverModel: null,
+      confirmedServers: [],
+    });
+    await writeStored({ version: 1, maxTokens: 64, hotkey: '' });
+    const store = await openSettingsStore(dir);
+    expect(store.problems).toEqual([]);
+    expect(store.get()).toEqual({ ...defaultSettings, maxNewTokens: 64, hotkey: null, backend: 'local', serverUrl: null });
+    expect((await readStored()).version).toBe(3);
+  });
+
+  it('a server setting round-trips; the URL is stored in one spelling; the API key is not a setting', async () => {
+    const store = await openSettingsStore(dir);
+    const result = await store.update({ backend: 'server', serverUrl: ' http://GPU-box:8000/v1/ ', serverModel: 'Qwen/Qwen2.5-VL-7B-Instruct' });
+    expect(result).toMatchObject({ ok: true, settings: { backend: 'server', serverUrl: 'http://gpu-box:8000/v1', serverModel: 'Qwen/Qwen2.5-VL-7B-Instruct' } });
+    expect((await openSettingsStore(dir)).get()).toEqual(store.get());
+    expect(await store.update({ apiKey: 'sk-secret' })).toEqual({ ok: false, errors: [{ field: '', message: '"apiKey" is not a setting ScreenAsk knows.' }] });
+    expect(await readFile(settingsFile(), 'utf8')).not.toContain('sk-secret');
   });
 
   it('sets a corrupt JSON file aside, uses the defaults and reports it in one line', async () => {
@@ -207,7 +257,7 @@ describe('settings store', () => {
     const store = await openSettingsStore(dir, { now: fixedNow });
     expect(store.get()).toEqual(defaultSettings);
     expect(store.problems).toEqual([
-      `settings.json was written by a newer ScreenAsk (settings version 3; this one reads up to 2); it was set aside as ${asideName} and the default settings are in use.`,
+      `settings.json was written by a newer ScreenAsk (settings version 4; this one reads up to 3); it was set aside as ${asideName} and the default settings are in use.`,
     ]);
     expect(JSON.parse(await readFile(path.join(dir, asideName), 'utf8'))).toEqual(future);
     await store.update({ topK: 3 });
@@ -225,7 +275,7 @@ describe('settings store', () => {
     expect(problem).toContain('"colour" is not a setting ScreenAsk knows');
     expect(problem).toContain(`the original file was kept as ${asideName}`);
     expect(problem).not.toContain('\n');
-    expect(await readStored()).toEqual({ version: 2, ...store.get() }); // the repaired file is saved
+    expect(await readStored()).toEqual({ version: SETTINGS_VERSION, ...store.get() }); // the repaired file is saved
     expect((await readdir(dir)).sort()).toEqual([asideName, 'settings.json']);
   });
 

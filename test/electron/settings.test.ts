@@ -10,6 +10,7 @@ import {
   deviceSettings,
   generationOptionsFrom,
   numericRanges,
+  pageSettingsPatchSchema,
   precisionSettings,
   settingsSchema,
   validateSettingsPatch,
@@ -36,7 +37,9 @@ describe('settings schema', () => {
       saveScreenshotsInHistory: false,
     });
     expect(Object.isFrozen(defaultSettings)).toBe(true);
-    expect(SETTINGS_VERSION).toBe(2);
+    expect(SETTINGS_VERSION).toBe(3);
+    // Answers come from this computer until the user names a server.
+    expect(defaultSettings).toMatchObject({ backend: 'local', serverUrl: null, serverModel: null, confirmedServers: [] });
   });
 
   it('lists exactly the engine precisions (plus auto) and devices', () => {
@@ -203,5 +206,38 @@ describe('accelerator', () => {
       expect(result.message).toMatch(message);
       expect(result.message).not.toContain('\n');
     }
+  });
+});
+
+describe('server settings', () => {
+  it.each([
+    ['ftp://gpu-box/v1', 'Server address: must start with http:// or https://.'],
+    ['gpu-box:8000', 'Server address: must start with http:// or https://.'],
+    ['not a url', 'Server address: "not a url" is not a web address: write it as http://host:port/v1.'],
+    ['http://me:hunter2@gpu-box:8000/v1', 'Server address: must not contain a user name or password: put the key in the API key field.'],
+    ['http://gpu-box:8000/v1?key=1', 'Server address: must not contain ? or #: give the server’s base address, e.g. http://host:8000/v1.'],
+  ])('refuses %s as a server address, saying why', (serverUrl, message) => {
+    expect(errorsOf({ serverUrl })).toEqual([{ field: 'serverUrl', message }]);
+  });
+
+  it('accepts http and https addresses, in one spelling', () => {
+    expect(validateSettingsPatch({ serverUrl: 'https://Models.Example.com/v1/' })).toEqual({ ok: true, patch: { serverUrl: 'https://models.example.com/v1' } });
+    expect(validateSettingsPatch({ serverUrl: 'http://127.0.0.1:8080' })).toEqual({ ok: true, patch: { serverUrl: 'http://127.0.0.1:8080' } });
+    expect(validateSettingsPatch({ serverUrl: null, serverModel: null, backend: 'server' }).ok).toBe(true);
+  });
+
+  it('refuses an empty or multi-line model name and an unknown backend', () => {
+    expect(errorsOf({ serverModel: '  ', backend: 'cloud' })).toEqual([
+      { field: 'backend', message: 'Where answers come from must be one of local, server (got "cloud").' },
+      { field: 'serverModel', message: 'Server model must name a model the server lists.' },
+    ]);
+    expect(errorsOf({ serverModel: 'qwen\nrm -rf' })).toEqual([{ field: 'serverModel', message: 'Server model must be one line of text.' }]);
+  });
+
+  it('pages cannot mark a server as confirmed: only the main process writes confirmedServers', () => {
+    expect(pageSettingsPatchSchema.safeParse({ serverUrl: 'http://gpu-box:8000/v1' }).success).toBe(true);
+    expect(pageSettingsPatchSchema.safeParse({ confirmedServers: ['http://evil.example/v1'] }).success).toBe(false);
+    // The store itself (main process) may.
+    expect(validateSettingsPatch({ confirmedServers: ['http://gpu-box:8000/v1/'] })).toEqual({ ok: true, patch: { confirmedServers: ['http://gpu-box:8000/v1'] } });
   });
 });

@@ -9,13 +9,13 @@ import { describe, expect, it } from 'vitest';
 import { IpcRejected, registerIpc, type IpcHandlers } from '../../electron/main/ipc.js';
 import { appPageUrl, isAppSchemeUrl } from '../../electron/main/app-protocol.js';
 import { fixedPayloadSchemas, IpcChannel, type IpcChannelName } from '../../electron/shared/ipc.js';
-import { settingsSchema } from '../../electron/shared/settings.js';
+import { pageSettingsPatchSchema } from '../../electron/shared/settings.js';
 import { FakeIpcMain, FakeWebContents } from '../electron/fakes.js';
 import { anyMessage, mutated } from './arbitraries.js';
 
 const ours = appPageUrl('ask');
 /** What the app registers for setSettings (services.ts). */
-const settingsPatchSchema = settingsSchema.partial().strict();
+const settingsPatchSchema = pageSettingsPatchSchema;
 const schemas: Record<IpcChannelName, { safeParse(value: unknown): { success: boolean } }> = {
   ...fixedPayloadSchemas,
   [IpcChannel.setSettings]: settingsPatchSchema,
@@ -44,6 +44,9 @@ const valid: Record<IpcChannelName, object | undefined> = {
   [IpcChannel.clearHistory]: undefined,
   [IpcChannel.historyScreenshot]: { id: 'h1' },
   [IpcChannel.openLink]: { url: 'https://docs.example/errors' },
+  [IpcChannel.listServerModels]: { serverUrl: 'http://gpu-box:8000/v1' },
+  [IpcChannel.serverKey]: undefined,
+  [IpcChannel.setServerKey]: { apiKey: 'sk-test-123' },
 };
 
 function setup() {

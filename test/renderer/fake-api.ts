@@ -14,6 +14,8 @@ import type {
   ReadAheadMessage,
   RemoteModelInfo,
   ScreenAskApi,
+  ServerAnswerStatsView,
+  ServerKeyState,
   StreamMessage,
   TriggerMessage,
 } from '../../electron/shared/ipc.js';
@@ -35,6 +37,10 @@ export class FakeApi {
   importReply: ImportReportView | Error | undefined;
   remoteReply: RemoteModelInfo | Error | undefined;
   pickFolderReply: string | null = null;
+  /** What listServerModels answers (an Error: it rejects with it). */
+  serverModelsReply: readonly string[] | Error = [];
+  /** The API key as the main process keeps it; the page only ever sees serverKeyState. */
+  serverKeyState: ServerKeyState = { set: false, kept: 'encrypted' };
   /** When true (the default), the stream port reaches the page before ask()/followUp() resolves, as it can in the app. */
   portBeforeReply = true;
 
@@ -200,6 +206,20 @@ export class FakeApi {
       this.calls.push({ method: 'openLink', arg: request });
       return true;
     },
+    listServerModels: async (request) => {
+      this.calls.push({ method: 'listServerModels', arg: request });
+      if (this.serverModelsReply instanceof Error) throw this.serverModelsReply;
+      return { models: this.serverModelsReply };
+    },
+    serverKey: async () => {
+      this.calls.push({ method: 'serverKey', arg: undefined });
+      return this.serverKeyState;
+    },
+    setServerKey: async (request) => {
+      this.calls.push({ method: 'setServerKey', arg: request });
+      this.serverKeyState = { ...this.serverKeyState, set: request.apiKey !== null };
+      return this.serverKeyState;
+    },
   };
 }
 
@@ -217,6 +237,24 @@ export function stats(overrides: Partial<Mutable<AnswerStatsView>> = {}): Answer
     cache: 'on',
     precision: 'q8',
     provider: 'cpu',
+    stopReason: 'eos',
+    ...overrides,
+  };
+}
+
+export function serverStats(overrides: Partial<Mutable<ServerAnswerStatsView>> = {}): ServerAnswerStatsView {
+  return {
+    provider: 'remote',
+    server: { baseUrl: 'http://gpu-box:8000/v1', model: 'Qwen/Qwen2.5-VL-7B-Instruct' },
+    imagePrepareMs: 40,
+    timeToFirstTokenMs: 610,
+    decodeTokensPerSecond: 41,
+    promptTokens: 900,
+    reusedPromptTokens: undefined,
+    image: { width: 1288, height: 728 },
+    generatedTokens: 9,
+    generatedTokensFrom: 'server',
+    totalMs: 900,
     stopReason: 'eos',
     ...overrides,
   };

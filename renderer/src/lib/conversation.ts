@@ -1,5 +1,5 @@
 // The ask window's conversation as data: one Turn per question, updated from its answer stream.
-import type { AnswerStatsView } from '../../../electron/shared/ipc.js';
+import type { AnswerStatsView, ServerAnswerStatsView } from '../../../electron/shared/ipc.js';
 
 export type TurnPhase = 'waiting' | 'streaming' | 'done' | 'stopped' | 'error';
 
@@ -13,7 +13,8 @@ export interface Turn {
   /** The last progress stage while waiting for the first token. */
   stage?: string;
   warnings: string[];
-  stats?: AnswerStatsView;
+  /** The answer's figures: the local model's, or a server's (which name the server and model that answered). */
+  stats?: AnswerStatsView | ServerAnswerStatsView;
   error?: string;
   /** Stop was pressed, possibly before the ask id was known. */
   stopRequested: boolean;
@@ -38,7 +39,7 @@ export function endWithError(turn: Turn, message: string): void {
   }
 }
 
-export function endWithDone(turn: Turn, stats: AnswerStatsView | undefined): void {
+export function endWithDone(turn: Turn, stats: AnswerStatsView | ServerAnswerStatsView | undefined): void {
   if (stats) turn.stats = stats;
   turn.phase = turn.stopRequested || stats?.stopReason === 'cancelled' ? 'stopped' : 'done';
 }

@@ -1,6 +1,6 @@
 // Numbers as the views show them. A renderer copy of the model manager's formatBytes (native-models/hub is Node code
 // and cannot be bundled into the sandboxed page); same decimal units, so the CLI and the app print the same sizes.
-import type { AnswerStatsView } from '../../../electron/shared/ipc.js';
+import type { AnswerStatsView, ServerAnswerStatsView } from '../../../electron/shared/ipc.js';
 import type { ReadAheadProgress } from '../../../native-models/conversation/answer.js';
 
 export function formatBytes(bytes: number): string {
@@ -50,8 +50,36 @@ const stopNotes: Readonly<Record<string, string>> = {
   cancelled: 'stopped',
 };
 
+/** host[:port] of a server's address (the address itself if it does not parse). */
+export function serverHost(baseUrl: string): string {
+  try {
+    return new URL(baseUrl).host;
+  } catch {
+    return baseUrl;
+  }
+}
+
+/** "answered by MODEL on HOST": every answer from a server says which one answered. */
+export function answeredBy(stats: ServerAnswerStatsView): string {
+  return `answered by ${stats.server.model} on ${serverHost(stats.server.baseUrl)}`;
+}
+
+/** A server's figures: timed on this computer; tokens as the server counted them (or stream chunks, about one each). */
+function serverStatsParts(stats: ServerAnswerStatsView): string[] {
+  const tokens = `${stats.generatedTokensFrom === 'chunks' ? 'about ' : ''}${stats.generatedTokens} ${stats.generatedTokens === 1 ? 'token' : 'tokens'}`;
+  const parts = [tokens, `first token ${formatMs(stats.timeToFirstTokenMs)}`];
+  if (stats.decodeTokensPerSecond > 0) parts.push(formatRate(stats.decodeTokensPerSecond));
+  parts.push(answeredBy(stats));
+  return parts;
+}
+
 /** The parts of an answer's stats line, in reading order (joined with " · " for display). */
-export function statsParts(stats: AnswerStatsView): string[] {
+export function statsParts(stats: AnswerStatsView | ServerAnswerStatsView): string[] {
+  if (stats.provider === 'remote') {
+    const parts = serverStatsParts(stats);
+    const note = stopNotes[stats.stopReason];
+    return note ? [...parts, note] : parts;
+  }
   // The token count leads: "N tokens" is the figure people (and tests) look for first.
   const parts = [
     `${stats.generatedTokens} ${stats.generatedTokens === 1 ? 'token' : 'tokens'}`,
@@ -67,7 +95,7 @@ export function statsParts(stats: AnswerStatsView): string[] {
   return parts;
 }
 
-export function formatStats(stats: AnswerStatsView): string {
+export function formatStats(stats: AnswerStatsView | ServerAnswerStatsView): string {
   const text = statsParts(stats).join(' · ');
   return text.charAt(0).toUpperCase() + text.slice(1);
 }

@@ -28,7 +28,14 @@ export interface SettingsForm {
   imageDetail: string;
   hotkey: string;
   saveScreenshotsInHistory: boolean;
+  backend: string;
+  /** '' = none. */
+  serverUrl: string;
+  /** '' = none. */
+  serverModel: string;
 }
+/** Every form field is a setting; the confirmed servers are not on the form (only the main process writes them). */
+export type FormField = keyof SettingsForm & SettingName;
 
 export function formFromSettings(s: Settings): SettingsForm {
   const text = (n: number | null) => (n === null ? '' : String(n));
@@ -45,6 +52,9 @@ export function formFromSettings(s: Settings): SettingsForm {
     imageDetail: s.imageDetail,
     hotkey: s.hotkey ?? '',
     saveScreenshotsInHistory: s.saveScreenshotsInHistory,
+    backend: s.backend,
+    serverUrl: s.serverUrl ?? '',
+    serverModel: s.serverModel ?? '',
   };
 }
 
@@ -60,9 +70,9 @@ export function numberFromText(text: string): number | null | string {
 }
 
 /** One field's form value → the patch that would store it (before validation). */
-export function fieldPatch<K extends SettingName>(field: K, value: SettingsForm[K]): SettingsPatch {
+export function fieldPatch<K extends FormField>(field: K, value: SettingsForm[K]): SettingsPatch {
   if ((numericFields as string[]).includes(field)) return { [field]: numberFromText(value as string) };
-  if (field === 'model' || field === 'hotkey') {
+  if (field === 'model' || field === 'hotkey' || field === 'serverUrl' || field === 'serverModel') {
     const text = (value as string).trim();
     return { [field]: text === '' ? null : text };
   }
@@ -83,7 +93,7 @@ export type FieldCheck =
   | { readonly ok: false; readonly message: string };
 
 /** Validates one field as the user edits it. */
-export function checkField<K extends SettingName>(field: K, value: SettingsForm[K]): FieldCheck {
+export function checkField<K extends FormField>(field: K, value: SettingsForm[K]): FieldCheck {
   const result = validateSettingsPatch(fieldPatch(field, value));
   if (result.ok) return { ok: true, patch: result.patch };
   const error = result.errors.find((e) => e.field === field) ?? result.errors[0];

@@ -1,12 +1,12 @@
 // Reads one answer's stream port. The port carries StreamMessages from the main process; this checks their shape (a
 // port is a boundary like any other) and closes the port once the answer is over.
-import type { AnswerStatsView, StreamMessage } from '../../../electron/shared/ipc.js';
+import type { AnswerStatsView, ServerAnswerStatsView, StreamMessage } from '../../../electron/shared/ipc.js';
 
 export interface StreamHandlers {
   progress(stage: string): void;
   warning(message: string): void;
   token(text: string): void;
-  done(stats: AnswerStatsView | undefined): void;
+  done(stats: AnswerStatsView | ServerAnswerStatsView | undefined): void;
   error(message: string): void;
 }
 
@@ -23,7 +23,7 @@ function parse(data: unknown): StreamMessage | undefined {
       return typeof m.text === 'string' ? { type: 'token', text: m.text } : undefined;
     case 'done':
       return typeof m.stats === 'object' && m.stats !== null
-        ? { type: 'done', stats: m.stats as AnswerStatsView }
+        ? { type: 'done', stats: m.stats as AnswerStatsView | ServerAnswerStatsView }
         : { type: 'done' };
     default:
       return undefined;
