@@ -4,6 +4,7 @@ import { cp, mkdtemp, rm, truncate, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MAX_COMMAND_LINE_BYTES } from '../../native-models/cli/question.js';
 import { repoRoot, runScript, type ScriptResult } from '../support/run-script.js';
 import { writeSolid } from '../support/images.js';
 
@@ -127,6 +128,21 @@ describe('a long question', () => {
       await runScript(ask, ['--model', modelDir, long]),
       /^error: The command line is 30,\d{3} bytes long, over the 24,576 that onnxruntime survives: pass a long question in a file with --question-file FILE, or on stdin with -/,
     );
+  });
+
+  it('just under the limit loads the model and answers: the limit sits below the length at which onnxruntime crashes', async () => {
+    // The command line as ask.ts measures it (executable, Node options, script, arguments), filled with a question to
+    // a few bytes under MAX_COMMAND_LINE_BYTES. Were the limit above the crash (or a new onnxruntime crash earlier),
+    // this run would die with exit 139 in InferenceSession.create instead of answering.
+    const args = ['--model', modelDir, '--max-new-tokens', '1', '--json'];
+    const fixed = [process.execPath, '--import', 'tsx', path.join(repoRoot, ask), ...args].reduce((sum, part) => sum + Buffer.byteLength(part) + 1, 0);
+    const room = MAX_COMMAND_LINE_BYTES - fixed - 1 - 8;
+    const question = 'screenshot '.repeat(Math.ceil(room / 11)).slice(0, room).trim();
+    const result = await runScript(ask, [...args, question]);
+    expect(result.stderr).not.toMatch(/command line is/);
+    expect(result.code).toBe(0);
+    // A long prompt really went through the decoder (about one token per word of the question).
+    expect(JSON.parse(result.stdout).promptTokenIds.length).toBeGreaterThan(room / 11);
   });
 
   it('through npm run -s as well (npm used to exit 249 in silence)', async () => {
