@@ -19,6 +19,7 @@
  * What it cannot model is written down in README (Known limitations).
  */
 import { fork, spawnSync, type ChildProcess } from 'node:child_process';
+import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
@@ -768,6 +769,38 @@ export const shell = {
   },
 } satisfies Pick<Electron.Shell, 'openExternal'>;
 
+// ------------------------------------------------------------------------------------------------- safeStorage
+
+/**
+ * safeStorage as on a Linux desktop with a keyring: real AES-256-GCM under a key standing in for the keyring's (stable
+ * for one appData, so a restarted app decrypts what it stored); nothing is available before `ready`, as in Electron.
+ */
+const keyringKey = createHash('sha256').update(`fake keyring for ${config.appData}`).digest();
+function encrypt(plainText: string): Buffer {
+  mustBeReady('safeStorage');
+  const iv = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', keyringKey, iv);
+  const body = Buffer.concat([cipher.update(plainText, 'utf8'), cipher.final()]);
+  return Buffer.concat([Buffer.from('v11'), iv, cipher.getAuthTag(), body]);
+}
+function decrypt(encrypted: Buffer): string {
+  mustBeReady('safeStorage');
+  if (encrypted.subarray(0, 3).toString() !== 'v11') throw new Error('Error while decrypting the ciphertext provided to safeStorage.decryptString.');
+  const decipher = createDecipheriv('aes-256-gcm', keyringKey, encrypted.subarray(3, 15));
+  decipher.setAuthTag(encrypted.subarray(15, 31));
+  return Buffer.concat([decipher.update(encrypted.subarray(31)), decipher.final()]).toString('utf8');
+}
+export const safeStorage = {
+  isEncryptionAvailable: () => ready,
+  isAsyncEncryptionAvailable: async () => ready,
+  getSelectedStorageBackend: (): ReturnType<Electron.SafeStorage['getSelectedStorageBackend']> => (ready ? 'gnome_libsecret' : 'unknown'),
+  setUsePlainTextEncryption: (_usePlainText: boolean) => undefined,
+  encryptString: encrypt,
+  encryptStringAsync: async (plainText: string) => encrypt(plainText),
+  decryptString: decrypt,
+  decryptStringAsync: async (encrypted: Buffer) => ({ result: decrypt(encrypted), shouldReEncrypt: false }),
+} satisfies Calls<Electron.SafeStorage>;
+
 // ------------------------------------------------------------------------------------------------ utility process
 
 class FakeUtilityProcess extends EventEmitter {
@@ -868,6 +901,7 @@ export default {
   MessageChannelMain,
   nativeImage,
   protocol,
+  safeStorage,
   screen,
   session,
   shell,
