@@ -1,10 +1,9 @@
 // The request body: read whole up to a limit, then parsed as JSON.
 import type { IncomingMessage } from 'node:http';
-import { formatBytes } from '../hub/errors.js';
-import { ApiError, badRequest } from './errors.js';
+import { ApiError, badRequest, describeBytes } from './errors.js';
 
 function tooLarge(limit: number): ApiError {
-  return new ApiError(413, `The request body is over the server's limit of ${formatBytes(limit)}: send a smaller image or fewer messages.`, {
+  return new ApiError(413, `The request body is over the server's limit of ${describeBytes(limit)}: send a smaller image or fewer messages.`, {
     code: 'request_too_large',
   });
 }

@@ -33,6 +33,14 @@ export class ApiError extends Error {
   }
 }
 
+/** A size limit in the units it was set in: `32 MiB`, `64 KiB`, `1000 bytes`. */
+export function describeBytes(bytes: number): string {
+  for (const [unit, size] of [['MiB', 1024 ** 2], ['KiB', 1024]] as const) {
+    if (bytes >= size) return `${Number((bytes / size).toFixed(1))} ${unit}`;
+  }
+  return `${bytes} bytes`;
+}
+
 export const badRequest = (message: string, param?: string, code = 'invalid_request'): ApiError =>
   new ApiError(400, message, { code, ...(param !== undefined ? { param } : {}) });
 

@@ -1,8 +1,7 @@
 // Images arrive inline, as data: URLs. The server never fetches a URL: it makes no connection a client asks for.
 import { createHash } from 'node:crypto';
-import { formatBytes } from '../hub/errors.js';
 import { ImageLoadError, loadImage, type RgbImage } from '../image/load-image.js';
-import { ApiError, badRequest } from './errors.js';
+import { ApiError, badRequest, describeBytes } from './errors.js';
 
 export interface InlineImage {
   readonly bytes: Uint8Array;
@@ -34,7 +33,7 @@ export function parseImageUrl(url: string, param: string, maxBytes: number): Inl
   // The decoded size, from the text's length, before decoding anything.
   const size = Math.floor((base64.length * 3) / 4) - (base64.endsWith('==') ? 2 : base64.endsWith('=') ? 1 : 0);
   if (size > maxBytes) {
-    throw new ApiError(413, `The image in ${param} is ${formatBytes(size)}, over the server's limit of ${formatBytes(maxBytes)}: send a smaller picture (PNG or JPEG of the screen at its own size).`, {
+    throw new ApiError(413, `The image in ${param} is ${describeBytes(size)}, over the server's limit of ${describeBytes(maxBytes)}: send a smaller picture (PNG or JPEG of the screen at its own size).`, {
       param: `${param}.image_url.url`,
       code: 'image_too_large',
     });

@@ -85,7 +85,24 @@ export function parseChatRequest(body: unknown): ChatRequest {
   }
   const parsed = chatRequestSchema.safeParse(body);
   if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0]!;
+  const issue = specific(parsed.error.issues[0]!);
   const param = paramOf(issue.path);
   throw badRequest(`Invalid ${param || 'request'}: ${issue.message}.`, param || undefined);
+}
+
+/**
+ * The issue that says most. Zod reports a failed union (content as a string or parts, stop as a string or a list) as
+ * "Invalid input" and keeps each branch's issues inside: the branch whose type matched is the one the client meant
+ * (given parts, a bad part; given a list, a list too long), and the deepest issue in it says where.
+ */
+function specific(issue: z.core.$ZodIssue): { path: PropertyKey[]; message: string; typeMismatch: boolean } {
+  const own = { path: [...issue.path], message: issue.message, typeMismatch: issue.code === 'invalid_type' };
+  if (issue.code !== 'invalid_union' || issue.errors.length === 0) return own;
+  const branches = issue.errors.map((errors) => specific(errors[0]!)).map((b) => ({ ...b, path: [...issue.path, ...b.path] }));
+  const meant = branches.filter((b) => !(b.typeMismatch && b.path.length === issue.path.length));
+  if (meant.length === 0) {
+    const expected = issue.errors.map((errors) => (errors[0]?.code === 'invalid_type' ? errors[0].expected : undefined));
+    return expected.every((e) => e !== undefined) ? { ...own, message: `expected ${[...new Set(expected)].join(' or ')}` } : own;
+  }
+  return meant.reduce((best, b) => (b.path.length > best.path.length ? b : best));
 }
