@@ -228,6 +228,18 @@ describe('several clients', () => {
     expect(together).toEqual(sequential);
   });
 
+  it('two copies of the same follow-up at once both get the follow-up\'s answer; at most one continues the kept conversation', async () => {
+    const first = withImage('What is on the screen?');
+    const answer = (await main.client.chat.completions.create({ model: 'random', messages: first, ...greedy })).choices[0]!.message.content!;
+    const followUp: ChatCompletionMessageParam[] = [...first, { role: 'assistant', content: answer }, { role: 'user', content: 'Why?' }];
+    const expected = (await main.client.chat.completions.create({ model: 'random', messages: followUp, ...greedy })).choices[0]!.message.content;
+    await main.client.chat.completions.create({ model: 'random', messages: first, ...greedy }); // kept again
+    const both = await Promise.all([0, 1].map(() => main.client.chat.completions.create({ model: 'random', messages: followUp, ...greedy })));
+    expect(both.map((c) => c.choices[0]!.message.content)).toEqual([expected, expected]);
+    const continued = both.map((c) => (c as unknown as { screenask: { continued: boolean } }).screenask.continued);
+    expect(continued.filter(Boolean)).toHaveLength(1);
+  });
+
   it('a client that hangs up mid-stream cancels its answer, and the next request is answered', async () => {
     const before = main.records.length;
     const controller = new AbortController();
