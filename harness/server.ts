@@ -16,7 +16,6 @@ import { createNodeLauncher } from '../electron/main/process-launcher.js';
 import { originMatcher } from '../electron/main/security.js';
 import { createServices } from '../electron/main/services.js';
 import { localMachine } from '../native-models/hub/machine.js';
-import { connectServer, listServerModels } from '../native-models/remote/remote-model.js';
 import type { HubOptions } from '../native-models/hub/hub-api.js';
 import { HttpError, openEventStream, readBody, sendJson, serveRenderer } from './http.js';
 import { BRIDGE_PATH, CLIENT_HEADER, CONFIRM_PATH, EVENTS_PATH, IPC_PATH, SCREEN_PATH, TRIGGER_PATH, type HarnessEvent, type InvokeReply } from './protocol.js';
@@ -80,7 +79,7 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
     machine: localMachine(),
     log,
     // No safeStorage in a browser harness: the server's API key is kept in memory only, and the settings page says so.
-    remoteClient: { connectServer, listServerModels },
+    // The remote client is the app's: captures for a server are sized by the model process, as in Electron.
   });
   if (options.settings) await services.settings.set(options.settings);
   if (options.initialModel && services.store.get().model === null) await services.settings.set({ model: options.initialModel });

@@ -93,4 +93,6 @@ export { devices, type Device } from './runtime/session.js';
 export { connectServer, listServerModels, RemoteModel, DEFAULT_STALL_TIMEOUT_MS, type ConnectOptions, type ServerOptions } from './remote/remote-model.js';
 export { RemoteConversation, type RemoteConversationOptions } from './remote/server-conversation.js';
 export { ServerError } from './remote/server-errors.js';
+export { prepareServerImage } from './remote/server-image.js';
+export type { ServerImage, ServerImageInput, ServerImagePreparer } from './remote/image-preparer.js';
 export type { ChatContentPart, ChatTurn } from './remote/chat-request.js';

@@ -64,6 +64,14 @@ export interface ReadAheadParams {
   readonly detail?: 'low' | 'high';
   readonly useCache?: boolean;
 }
+export interface ServerImageParams {
+  readonly image: ImageSource;
+  readonly detail: 'low' | 'high';
+  readonly maxPixels?: number;
+}
+/** A capture sized for a server: PNG bytes and their size (the protocol's `server-image` reply). */
+export type SizedServerImage = Omit<Extract<RequestReply, { type: 'server-image' }>, 'v' | 'type' | 'requestId'>;
+
 export type ReadAheadProgressEvent = Extract<RequestReply, { type: 'read-ahead-progress' }>['progress'];
 export type ReadAheadDone = Omit<Extract<RequestReply, { type: 'read-ahead-done' }>, 'v' | 'type' | 'requestId'>;
 
@@ -284,6 +292,15 @@ export class EngineSupervisor {
     }).then(({ tokens, ms, stopped }) => ({ tokens, ms, stopped }));
     result.catch(() => undefined);
     return { requestId, result };
+  }
+
+  /**
+   * Sizes a capture for a server in the model process (which may load sharp; this process may not). Needs no model
+   * loaded; starts the process if it is not running. Rejects with an EngineError (an unreadable image: userError).
+   */
+  async prepareServerImage(params: ServerImageParams): Promise<SizedServerImage> {
+    const { png, width, height } = await this.call({ type: 'prepare-server-image', requestId: this.newId(), ...params }, 'server-image');
+    return { png, width, height };
   }
 
   /** Cancels an ask or a read-ahead by id (an ask ends with stopReason `cancelled` and keeps its partial answer). */

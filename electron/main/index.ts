@@ -35,7 +35,6 @@ import { captureDisplayUnderCursor } from './capture.js';
 import { HotkeyManager } from './hotkey.js';
 import { registerIpc } from './ipc.js';
 import { createElectronLauncher } from './process-launcher.js';
-import { unavailableRemoteClient } from './remote-engine.js';
 import { createSafeOpenExternal, hardenWebContents, installCsp, installPermissionHandlers } from './security.js';
 import { createServices } from './services.js';
 import { claimSingleInstance } from './single-instance.js';
@@ -82,11 +81,7 @@ async function main(): Promise<void> {
     log,
     // The server's API key: encrypted by the system (Keychain, DPAPI, the desktop's keyring), never in plain text.
     safeStorage,
-    // native-models/remote sizes captures with sharp, which this process must not load (see the top of this file):
-    // until that sizing runs in the model process, the app says so in one line instead of sending anything.
-    remoteClient: unavailableRemoteClient(
-      'This build cannot send questions to a server yet: choose "This computer" in Settings, or ask a server with npm run ask -- --server URL.',
-    ),
+    // The remote client is services' default: captures for a server are sized in the model process, not here.
   });
   for (const problem of services.problems) log(problem);
 

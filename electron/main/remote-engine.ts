@@ -9,8 +9,8 @@
 // - Cancel aborts the HTTP request. Every failure (down, key refused, model missing, silence, a malformed stream) is
 //   the client's one-line ServerError, which names the server and the fix.
 //
-// Only types come from native-models/remote: the client itself is injected (its image sizing loads sharp, which the
-// main process's bundle must not load; see services.ts).
+// The client is injected (remote-client.ts composes the real one, whose captures the model process sizes: that work
+// loads sharp, which the main process must not).
 import type { AnswerEvent, ServerAnswerStats } from '../../native-models/conversation/answer.js';
 import { ScreenAskError } from '../../native-models/model/errors.js';
 import type { ConnectOptions, RemoteModel, ServerOptions } from '../../native-models/remote/remote-model.js';
@@ -20,7 +20,8 @@ import type { EngineAskRequest, EngineLike, EngineReadAhead } from './app.js';
 /** The remote client's entry points (native-models/remote), as this module uses them. */
 export interface RemoteClient {
   listServerModels(options: ServerOptions): Promise<string[]>;
-  connectServer(options: ConnectOptions): Promise<Pick<RemoteModel, 'baseUrl' | 'model' | 'startConversation' | 'dispose'>>;
+  /** How captures are sized is the client's own business (its `prepareImage`), fixed when it is composed. */
+  connectServer(options: Omit<ConnectOptions, 'prepareImage'>): Promise<Pick<RemoteModel, 'baseUrl' | 'model' | 'startConversation' | 'dispose'>>;
 }
 type Connected = Awaited<ReturnType<RemoteClient['connectServer']>>;
 type Conversation = ReturnType<Connected['startConversation']>;
@@ -39,12 +40,6 @@ export interface RemoteEngineOptions {
   readonly apiKey: (baseUrl: string) => string | undefined;
   /** Conversations kept for follow-ups (each holds its image as a data URL); default 8. */
   readonly maxConversations?: number;
-}
-
-/** A client for a build that cannot reach servers: every use rejects with `why` (one line, with the way forward). */
-export function unavailableRemoteClient(why: string): RemoteClient {
-  const refuse = () => Promise.reject(new ScreenAskError(why));
-  return { listServerModels: refuse, connectServer: refuse };
 }
 
 export const NO_SERVER_CHOSEN = 'No server chosen yet: enter its address and pick a model in Settings → Where answers come from.';
@@ -125,7 +120,7 @@ export class RemoteEngine implements EngineLike {
     }
   }
 
-  #connect(key: string, options: ConnectOptions): Promise<Connected> {
+  #connect(key: string, options: Omit<ConnectOptions, 'prepareImage'>): Promise<Connected> {
     if (this.#connection?.key !== key) {
       const previous = this.#connection;
       this.#conversations.clear();

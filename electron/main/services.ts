@@ -31,6 +31,7 @@ import { EngineSupervisor } from './engine-supervisor.js';
 import { HistoryStore } from './history-store.js';
 import { ModelsService } from './models-service.js';
 import type { ProcessLauncher } from './process-launcher.js';
+import { modelProcessImagePreparer, remoteClient } from './remote-client.js';
 import { RemoteEngine, type RemoteClient } from './remote-engine.js';
 import { confirmedServerChoice } from './server-consent.js';
 import { openServerKeyStore, type SafeStorageLike, type ServerKeyStore } from './server-key-store.js';
@@ -51,8 +52,8 @@ export interface ServicesOptions {
   readonly safeStorage?: SafeStorageLike;
   /** Why there is no safeStorage, shown on the settings page (default: the browser harness's reason). */
   readonly noSafeStorageNote?: string;
-  /** The remote client (native-models/remote), injected: its image sizing loads sharp, which Electron's main must not. */
-  readonly remoteClient: RemoteClient;
+  /** The remote client; default native-models/remote with captures sized by the model process (remote-client.ts). */
+  readonly remoteClient?: RemoteClient;
 }
 
 export interface Services {
@@ -80,8 +81,10 @@ export async function createServices(options: ServicesOptions): Promise<Services
     platform: process.platform,
     ...(options.noSafeStorageNote ? { noStorageNote: options.noSafeStorageNote } : {}),
   });
+  const supervisor = new EngineSupervisor({ launcher: options.launcher, ...(options.entry ? { entry: options.entry } : {}) });
   const remote = new RemoteEngine({
-    client: options.remoteClient,
+    // Sized where sharp may load: the model process, which stays up whichever backend answers.
+    client: options.remoteClient ?? remoteClient(modelProcessImagePreparer(supervisor)),
     server: () => confirmedServerChoice(store.get()),
     apiKey: (baseUrl) => serverKeys.key(baseUrl),
   });
@@ -91,7 +94,6 @@ export async function createServices(options: ServicesOptions): Promise<Services
     machine: options.machine,
     activeModel: () => store.get().model,
   });
-  const supervisor = new EngineSupervisor({ launcher: options.launcher, ...(options.entry ? { entry: options.entry } : {}) });
   return {
     store,
     settings: {

@@ -17,7 +17,7 @@ import { precisions } from '../../native-models/model/precision.js';
 import { devices } from '../../native-models/runtime/devices.js';
 
 /** Bumped on any incompatible change; both sides reject messages of another version. */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 const version = z.literal(PROTOCOL_VERSION);
 
 // The engine's enumerations, from its Node-free modules (this one must not load onnxruntime or node:fs).
@@ -33,16 +33,16 @@ const oneLine = z.string().max(4000);
 const pngSignature = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 const maxImageBytes = 256 * 1024 * 1024;
 
+/** PNG bytes, in either direction. */
+const pngBytes = z
+  // Not z.instanceof: that narrows to Uint8Array<ArrayBuffer>, and a Buffer from readFile is ArrayBufferLike-backed.
+  .custom<Uint8Array>((value) => value instanceof Uint8Array, 'expected PNG bytes (a Uint8Array)')
+  .refine((b) => b.byteLength <= maxImageBytes, 'image is larger than 256 MB')
+  .refine((b) => pngSignature.every((byte, i) => b[i] === byte), 'not PNG data');
+
 export const imageSourceSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('path'), path: z.string().min(1).max(4096) }),
-  z.object({
-    kind: z.literal('png'),
-    // Not z.instanceof: that narrows to Uint8Array<ArrayBuffer>, and a Buffer from readFile is ArrayBufferLike-backed.
-    bytes: z
-      .custom<Uint8Array>((value) => value instanceof Uint8Array, 'expected PNG bytes (a Uint8Array)')
-      .refine((b) => b.byteLength <= maxImageBytes, 'image is larger than 256 MB')
-      .refine((b) => pngSignature.every((byte, i) => b[i] === byte), 'not PNG data'),
-  }),
+  z.object({ kind: z.literal('png'), bytes: pngBytes }),
 ]);
 export type ImageSource = z.infer<typeof imageSourceSchema>;
 
@@ -106,6 +106,18 @@ export const closeConversationRequestSchema = z.object({
   requestId,
   conversationId,
 });
+/**
+ * Sizes a capture for a server (the remote backend: native-models/remote/server-image.ts, which loads sharp, so it
+ * runs here and not in the main process). Needs no model loaded. Replied with `server-image`, the PNG a server gets.
+ */
+export const prepareServerImageRequestSchema = z.object({
+  v: version,
+  type: z.literal('prepare-server-image'),
+  requestId,
+  image: imageSourceSchema,
+  detail: z.enum(['low', 'high']),
+  maxPixels: z.number().int().positive().max(1_000_000_000).optional(),
+});
 /** Liveness check; answered with `heartbeat`. (Answers are late while a long prefill holds the utility's thread.) */
 export const pingRequestSchema = z.object({ v: version, type: z.literal('ping'), requestId });
 
@@ -116,12 +128,14 @@ export const engineRequestSchema = z.discriminatedUnion('type', [
   cancelRequestSchema,
   unloadRequestSchema,
   closeConversationRequestSchema,
+  prepareServerImageRequestSchema,
   pingRequestSchema,
 ]);
 export type EngineRequest = z.infer<typeof engineRequestSchema>;
 export type LoadRequest = z.infer<typeof loadRequestSchema>;
 export type AskRequest = z.infer<typeof askRequestSchema>;
 export type ReadAheadRequest = z.infer<typeof readAheadRequestSchema>;
+export type PrepareServerImageRequest = z.infer<typeof prepareServerImageRequestSchema>;
 
 // ---------------------------------------------------------------------------------------------------------------
 // Replies and events: utility → main (token/warning/done/error also go to a renderer's MessagePort when one is given).
@@ -213,6 +227,15 @@ export const tokenReplySchema = z.object({
   tokenId: z.number().int().optional(),
 });
 export const doneReplySchema = z.object({ v: version, type: z.literal('done'), requestId, answer: answerPayloadSchema });
+/** The capture as `prepare-server-image` sized it: PNG bytes and their size in pixels. */
+export const serverImageReplySchema = z.object({
+  v: version,
+  type: z.literal('server-image'),
+  requestId,
+  png: pngBytes,
+  width: z.number().int().positive(),
+  height: z.number().int().positive(),
+});
 /** Acknowledges `unload` and `close-conversation`. */
 export const ackReplySchema = z.object({ v: version, type: z.literal('ack'), requestId });
 /**
@@ -238,6 +261,7 @@ export const engineReplySchema = z.discriminatedUnion('type', [
   warningReplySchema,
   tokenReplySchema,
   doneReplySchema,
+  serverImageReplySchema,
   ackReplySchema,
   errorReplySchema,
 ]);

@@ -7,6 +7,7 @@
  * two decoder steps of a running answer, and every failure becomes an `error` reply.
  */
 import { loadModel, ScreenAskError, type Conversation, type Model } from '../../native-models/index.js';
+import { encodeServerImage } from '../../native-models/remote/server-image.js';
 import {
   parseRequest,
   reply,
@@ -15,6 +16,7 @@ import {
   type EngineRequest,
   type LoadRequest,
   type ModelInfo,
+  type PrepareServerImageRequest,
   type ReadAheadRequest,
   type UnversionedReply,
 } from '../shared/engine-protocol.js';
@@ -309,6 +311,12 @@ export function createEngineHost(send: (message: EngineReply) => void): EngineHo
     }
   }
 
+  /** For the remote backend: the main process may not load sharp, so the capture is sized here (no model needed). */
+  async function prepareServerImage({ requestId, image, detail, maxPixels }: PrepareServerImageRequest): Promise<void> {
+    const { png, width, height } = await encodeServerImage(image.kind === 'path' ? image.path : image.bytes, detail, maxPixels);
+    post({ type: 'server-image', requestId, png, width, height });
+  }
+
   function closeConversation(requestId: string, conversationId: string): void {
     const entry = conversations.get(conversationId);
     if (entry?.activeRequest !== undefined) asks.get(entry.activeRequest)?.controller.abort();
@@ -331,6 +339,8 @@ export function createEngineHost(send: (message: EngineReply) => void): EngineHo
         return unload(request.requestId);
       case 'close-conversation':
         return closeConversation(request.requestId, request.conversationId);
+      case 'prepare-server-image':
+        return prepareServerImage(request);
       case 'ping':
         return post({ type: 'heartbeat', requestId: request.requestId, uptimeMs: performance.now() - started });
     }

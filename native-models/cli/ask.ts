@@ -1,6 +1,6 @@
 // `npm run ask`: ask a model about an image from the command line, streaming the answer; `--follow-up` continues the
 // same conversation. The model is on this computer (--model DIR) or behind an OpenAI-compatible server (--server URL).
-import { connectServer, loadModel, type Answer, type AnswerEvent, type AnyAnswerStats, type AskOptions } from '../index.js';
+import { connectServer, loadModel, prepareServerImage, type Answer, type AnswerEvent, type AnyAnswerStats, type AskOptions } from '../index.js';
 import { loadImage, type RgbImage } from '../image/load-image.js';
 import { parseAskArgs, type AskCommand } from './options.js';
 import { assertCommandLineFits, readQuestion } from './question.js';
@@ -19,6 +19,8 @@ async function openBackend(command: AskCommand, image: RgbImage | undefined): Pr
     const { url, model, apiKey = process.env.SCREENASK_API_KEY, stallTimeoutMs } = command.server;
     const remote = await connectServer({
       baseUrl: url,
+      // In this process: the CLI may load sharp (the app's main process asks its model process instead).
+      prepareImage: prepareServerImage,
       ...(model !== undefined ? { model } : {}),
       ...(apiKey ? { apiKey } : {}),
       ...(stallTimeoutMs !== undefined ? { stallTimeoutMs } : {}),

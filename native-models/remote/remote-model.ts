@@ -1,6 +1,7 @@
 // The remote backend's entry points, shaped like the local engine's: connect (as loadModel), then conversations.
 import { normaliseBaseUrl } from './base-url.js';
 import type { Fetch, ServerEndpoint } from './http.js';
+import type { ServerImagePreparer } from './image-preparer.js';
 import { fetchModelIds } from './list-models.js';
 import { RemoteConversation, type RemoteConversationOptions, type ServerTarget } from './server-conversation.js';
 import { ScreenAskError } from '../model/errors.js';
@@ -22,6 +23,11 @@ export interface ServerOptions {
 export interface ConnectOptions extends ServerOptions {
   /** The model to ask, as the server names it; the first of GET /models when not given. */
   readonly model?: string;
+  /**
+   * Sizes and encodes captures: prepareServerImage (server-image.ts, loads sharp) where the process may load it, or
+   * one that asks another process to (Electron's main asks its model process).
+   */
+  readonly prepareImage: ServerImagePreparer;
 }
 
 function endpointOf(options: ServerOptions): ServerEndpoint {
@@ -53,6 +59,7 @@ export class RemoteModel implements ServerTarget {
     readonly model: string,
     /** Said with every answer, as a local model's load warnings are. */
     readonly warnings: readonly string[],
+    readonly prepareImage: ServerImagePreparer,
   ) {}
 
   get baseUrl(): string {
@@ -93,5 +100,5 @@ export async function connectServer(options: ConnectOptions): Promise<RemoteMode
   if (endpoint.apiKey && url.protocol === 'http:' && !isLoopbackHost(url.hostname)) {
     warnings.push(`The API key goes to ${url.host} over plain HTTP, readable by anyone on the network between: use https:// where the server offers it.`);
   }
-  return new RemoteModel(endpoint, wanted || ids[0]!, warnings);
+  return new RemoteModel(endpoint, wanted || ids[0]!, warnings, options.prepareImage);
 }

@@ -9,7 +9,7 @@ import { ScreenAskError } from '../model/errors.js';
 import { chatRequest, optionalFieldsIn, refusesOptionalField, type ChatContentPart, type ChatTurn } from './chat-request.js';
 import { failureOf, send, type ServerEndpoint, type Started } from './http.js';
 import { readAnswer, type StreamedAnswer } from './read-answer.js';
-import { prepareServerImage, type ServerImage, type ServerImageInput } from './server-image.js';
+import type { ServerImage, ServerImageInput, ServerImagePreparer } from './image-preparer.js';
 import { ServerError } from './server-errors.js';
 
 export interface RemoteConversationOptions {
@@ -26,6 +26,8 @@ export interface ServerTarget {
   readonly model: string;
   readonly warnings: readonly string[];
   readonly disposed: boolean;
+  /** Sizes and encodes the capture (connectServer's `prepareImage`). */
+  readonly prepareImage: ServerImagePreparer;
 }
 
 const isAbort = (error: unknown): boolean => error instanceof Error && error.name === 'AbortError';
@@ -130,7 +132,7 @@ export class RemoteConversation {
 
   private async prepareImage(): Promise<ServerImage> {
     const { image, detail = 'high', maxPixels } = this.options;
-    this.image = await prepareServerImage(image!, detail, maxPixels);
+    this.image = await this.target.prepareImage(image!, detail, maxPixels);
     return this.image;
   }
 

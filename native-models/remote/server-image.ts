@@ -1,22 +1,11 @@
 // The capture as a server receives it: the pixels the local Qwen2-VL engine would see at the same detail level,
-// as a PNG data URL.
+// PNG-encoded. Loads sharp: only a process that may load native packages runs it (the CLI, the model process).
 import sharp from 'sharp';
 import type { ImageDetail } from '../families/family.js';
 import { parseQwen2VlPreprocessorConfig, qwen2VlLayout, type Qwen2VlPreprocessorConfig } from '../families/qwen2vl/preprocess.js';
 import { loadImage, type RgbImage } from '../image/load-image.js';
 import { resizeLikePillow } from '../image/resize.js';
-
-/** A file path, encoded image bytes, or decoded pixels (as the local engine takes them, less its prepared form). */
-export type ServerImageInput = string | Uint8Array | RgbImage;
-
-export interface ServerImage {
-  /** `data:image/png;base64,…` */
-  readonly url: string;
-  readonly width: number;
-  readonly height: number;
-  /** Decoding, resizing and PNG encoding on this computer. */
-  readonly ms: number;
-}
+import { serverImageOf, type EncodedServerImage, type ServerImage, type ServerImageInput } from './image-preparer.js';
 
 /**
  * The servers ScreenAsk is pointed at run Qwen2-VL / Qwen2.5-VL (the 7B and 72B that a laptop cannot hold), whose
@@ -32,8 +21,7 @@ function isRgb(image: ServerImageInput): image is RgbImage {
 }
 
 /** Resizes as the local engine does (smart_resize to the detail's budget, Pillow's bicubic) and encodes PNG. */
-export async function prepareServerImage(input: ServerImageInput, detail: ImageDetail, maxPixels?: number): Promise<ServerImage> {
-  const started = performance.now();
+export async function encodeServerImage(input: ServerImageInput, detail: ImageDetail, maxPixels?: number): Promise<EncodedServerImage> {
   const image = isRgb(input) ? input : await loadImage(input);
   const { resized } = qwen2VlLayout(image.width, image.height, PUBLISHED_QWEN2VL, detail, maxPixels === undefined ? {} : { maxPixels });
   const pixels =
@@ -42,5 +30,11 @@ export async function prepareServerImage(input: ServerImageInput, detail: ImageD
       : await resizeLikePillow(image, resized.width, resized.height, PUBLISHED_QWEN2VL.resample, { exact: true });
   // PNG: lossless, so the server decodes exactly these pixels (JPEG would blur the small text high detail is for).
   const png = await sharp(pixels.data, { raw: { width: pixels.width, height: pixels.height, channels: 3 } }).png().toBuffer();
-  return { url: `data:image/png;base64,${png.toString('base64')}`, width: pixels.width, height: pixels.height, ms: performance.now() - started };
+  return { png: new Uint8Array(png.buffer, png.byteOffset, png.byteLength), width: pixels.width, height: pixels.height };
+}
+
+/** The in-process ServerImagePreparer (the CLI's): encodeServerImage, as a data URL. */
+export async function prepareServerImage(input: ServerImageInput, detail: ImageDetail, maxPixels?: number): Promise<ServerImage> {
+  const started = performance.now();
+  return serverImageOf(await encodeServerImage(input, detail, maxPixels), started);
 }

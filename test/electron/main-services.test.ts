@@ -9,7 +9,6 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createNodeLauncher } from '../../electron/main/process-launcher.js';
 import { createServices, type Services } from '../../electron/main/services.js';
-import { unavailableRemoteClient } from '../../electron/main/remote-engine.js';
 import { IpcChannel, IpcEvent, type AnswerStatsView, type AskReply, type HistoryEntry, type ModelsSnapshot, type StreamMessage, type TriggerMessage } from '../../electron/shared/ipc.js';
 import { writeSmolVlmModel } from '../fixtures/smolvlm/generate.js';
 import { writeScreenshotLike } from '../support/images.js';
@@ -34,7 +33,6 @@ beforeAll(async () => {
     launcher: createNodeLauncher(),
     machine: { hasGpu: false, totalMemoryBytes: 4 * 1024 ** 3 },
     log,
-    remoteClient: unavailableRemoteClient('no servers in this test'),
   });
   await services.settings.set({ model: modelDir, precision: 'fp32', maxNewTokens: 3, temperature: 0, saveScreenshotsInHistory: true });
   t = setup({ services, capture: async () => ({ ...stubFrame('screen', 640, 360), png: screenPng }) });

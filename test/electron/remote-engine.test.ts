@@ -9,6 +9,7 @@ import type { EngineAskRequest, EngineLike } from '../../electron/main/app.js';
 import { RemoteEngine, type ServerChoice } from '../../electron/main/remote-engine.js';
 import type { StreamMessage } from '../../electron/shared/ipc.js';
 import { connectServer, listServerModels } from '../../native-models/remote/remote-model.js';
+import { prepareServerImage } from '../../native-models/remote/server-image.js';
 import { writeScreenshotLike } from '../support/images.js';
 import { startStandIn, type StandIn } from '../support/openai-stand-in.js';
 
@@ -31,7 +32,7 @@ afterEach(async () => {
 function engineFor(server: ServerChoice | undefined, apiKey?: string) {
   return new RemoteEngine({
     // A short watchdog, so a stalled server fails the test's question quickly.
-    client: { listServerModels, connectServer: (options) => connectServer({ ...options, stallTimeoutMs: 500 }) },
+    client: { listServerModels, connectServer: (options) => connectServer({ ...options, prepareImage: prepareServerImage, stallTimeoutMs: 500 }) },
     server: () => server,
     apiKey: () => apiKey,
   });
@@ -97,7 +98,7 @@ describe('the remote engine against an OpenAI-compatible server', () => {
   it('cancel aborts the request: the server sees the client hang up', async () => {
     standIn = await startStandIn({ mode: 'vllm', behaviour: 'stall', answer: 'one two three four' });
     const engine = new RemoteEngine({
-      client: { listServerModels, connectServer: (options) => connectServer({ ...options, stallTimeoutMs: 60_000 }) },
+      client: { listServerModels, connectServer: (options) => connectServer({ ...options, prepareImage: prepareServerImage, stallTimeoutMs: 60_000 }) },
       server: () => ({ baseUrl: standIn.baseUrl, model: MODEL }),
       apiKey: () => undefined,
     });
@@ -151,7 +152,7 @@ describe('the remote engine against an OpenAI-compatible server', () => {
   it('a follow-up after the server changed is refused, not sent to the new one', async () => {
     standIn = await startStandIn({ mode: 'ollama' });
     let server: ServerChoice = { baseUrl: standIn.baseUrl, model: 'qwen2.5vl:7b' };
-    const engine = new RemoteEngine({ client: { listServerModels, connectServer }, server: () => server, apiKey: () => undefined });
+    const engine = new RemoteEngine({ client: { listServerModels, connectServer: (options) => connectServer({ ...options, prepareImage: prepareServerImage }) }, server: () => server, apiKey: () => undefined });
     await collect(engine.ask(request(), new AbortController().signal));
     server = { ...server, model: 'llava:13b' };
     await expect(collect(engine.ask(request({ followUp: true, image: undefined }), new AbortController().signal))).rejects.toThrow(/another server, model or key/);

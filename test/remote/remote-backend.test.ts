@@ -7,7 +7,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import sharp from 'sharp';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { connectServer, listServerModels, ServerError, type AnswerEvent, type ServerAnswerStats } from '../../native-models/index.js';
+import { connectServer, listServerModels, prepareServerImage as prepareImage, ServerError, type AnswerEvent, type ServerAnswerStats } from '../../native-models/index.js';
 import { resizeLikePillow } from '../../native-models/image/resize.js';
 import { startStandIn, type StandIn } from '../support/openai-stand-in.js';
 import { screenshot } from '../support/synthetic-images.js';
@@ -59,7 +59,7 @@ async function failure(operation: () => Promise<unknown>): Promise<ServerError> 
 
 describe('answers from a server', () => {
   it('streams the answer as it comes and assembles it, with the server and its usage in the stats', async () => {
-    const model = await connectServer({ baseUrl: vllm.baseUrl });
+    const model = await connectServer({ prepareImage, baseUrl: vllm.baseUrl });
     expect(model.model).toBe('Qwen/Qwen2.5-VL-7B-Instruct');
     const answer = await drain(model.startConversation().ask('What does the dialog say?'));
     expect(answer.text).toBe('The dialog says the disk is full.');
@@ -83,7 +83,7 @@ describe('answers from a server', () => {
   });
 
   it('a follow-up sends the whole conversation: the image and first question, the answer, then the new question', async () => {
-    const model = await connectServer({ baseUrl: vllm.baseUrl });
+    const model = await connectServer({ prepareImage, baseUrl: vllm.baseUrl });
     const conversation = model.startConversation({ image: capture, detail: 'low' });
     const first = await drain(conversation.ask('What is this?'));
     vllm.set({ answer: 'Because it is.' });
@@ -104,7 +104,7 @@ describe('answers from a server', () => {
     ['high', { width: 1680, height: 924 }],
     ['low', { width: 840, height: 448 }],
   ] as const)('sends the image at %s detail as the local Qwen2-VL engine sizes it (%o), as a PNG data URL', async (detail, size) => {
-    const model = await connectServer({ baseUrl: vllm.baseUrl });
+    const model = await connectServer({ prepareImage, baseUrl: vllm.baseUrl });
     const answer = await drain(model.startConversation({ image: capture, detail }).ask('What is this?'));
     const [request] = chats(vllm);
     expect(request!.images).toEqual([size]);
@@ -118,7 +118,7 @@ describe('answers from a server', () => {
   });
 
   it('vLLM: every generation setting is sent, top_k and repetition_penalty as its extra fields', async () => {
-    const model = await connectServer({ baseUrl: vllm.baseUrl });
+    const model = await connectServer({ prepareImage, baseUrl: vllm.baseUrl });
     const answer = await drain(
       model.startConversation().ask('Hi', { maxNewTokens: 3, temperature: 0.7, topP: 0.9, topK: 40, repetitionPenalty: 1.1, seed: 5 }),
     );
@@ -130,10 +130,10 @@ describe('answers from a server', () => {
 
   it("Ollama: its model ids, the first one when none is named, and its chunks (role in each) read the same", async () => {
     expect(await listServerModels({ baseUrl: ollama.baseUrl })).toEqual(['qwen2.5vl:7b', 'llava:13b']);
-    const model = await connectServer({ baseUrl: ollama.baseUrl });
+    const model = await connectServer({ prepareImage, baseUrl: ollama.baseUrl });
     expect(model.model).toBe('qwen2.5vl:7b');
     expect(model.warnings).toEqual([`The server at ${ollama.baseUrl} serves 2 models; asking "qwen2.5vl:7b" (name another to choose).`]);
-    const named = await connectServer({ baseUrl: ollama.baseUrl, model: 'llava:13b' });
+    const named = await connectServer({ prepareImage, baseUrl: ollama.baseUrl, model: 'llava:13b' });
     const answer = await drain(named.startConversation({ image: capture, detail: 'low' }).ask('Hi', { topK: 40, seed: 1 }));
     expect(answer.text).toBe('The dialog says the disk is full.');
     expect(answer.stats.server.model).toBe('llava:13b');
@@ -142,7 +142,7 @@ describe('answers from a server', () => {
 
   it('a server that refuses top_k gets one retry without the optional fields, and the answer says so', async () => {
     vllm.set({ rejectFields: ['top_k'] });
-    const model = await connectServer({ baseUrl: vllm.baseUrl });
+    const model = await connectServer({ prepareImage, baseUrl: vllm.baseUrl });
     const answer = await drain(model.startConversation().ask('Hi', { topK: 40, repetitionPenalty: 1.2, temperature: 0 }));
     expect(answer.text).toBe('The dialog says the disk is full.');
     const [refused, retried] = chats(vllm);
@@ -160,7 +160,7 @@ describe('answers from a server', () => {
 
   it('a 400 about something else is not retried', async () => {
     vllm.set({ rejectFields: ['seed'] });
-    const model = await connectServer({ baseUrl: vllm.baseUrl });
+    const model = await connectServer({ prepareImage, baseUrl: vllm.baseUrl });
     const error = await failure(() => drain(model.startConversation().ask('Hi', { seed: 3, topK: 4 })));
     expect(error.message).toBe(`The server at ${vllm.baseUrl} refused the question (400: Unrecognized request argument supplied: seed).`);
     expect(chats(vllm)).toHaveLength(1);
@@ -174,25 +174,25 @@ describe('failures: one line naming the server and the fix', () => {
     await once(closed, 'listening');
     const { port } = closed.address() as AddressInfo;
     await new Promise((resolve) => closed.close(resolve));
-    const error = await failure(() => connectServer({ baseUrl: `http://127.0.0.1:${port}` }));
+    const error = await failure(() => connectServer({ prepareImage, baseUrl: `http://127.0.0.1:${port}` }));
     expect(error.message).toBe(`Cannot reach the server at http://127.0.0.1:${port}/v1 (connection refused: is the server running, on that port?).`);
   });
 
   it.each(['vllm', 'ollama'] as const)('a key the server refuses (%s, or a proxy in front of it)', async (mode) => {
     const server = mode === 'vllm' ? vllm : ollama;
     server.set({ apiKey: 'right' });
-    const error = await failure(() => connectServer({ baseUrl: server.baseUrl, apiKey: 'wrong' }));
+    const error = await failure(() => connectServer({ prepareImage, baseUrl: server.baseUrl, apiKey: 'wrong' }));
     expect(error.message).toBe(
       `The server at ${server.baseUrl} refused the API key (401: Unauthorized): give the key it expects (--api-key, or the server's settings).`,
     );
     expect(server.requests.at(-1)!.headers.authorization).toBe('Bearer wrong');
-    expect((await connectServer({ baseUrl: server.baseUrl, apiKey: 'right' })).model).toBeTruthy();
+    expect((await connectServer({ prepareImage, baseUrl: server.baseUrl, apiKey: 'right' })).model).toBeTruthy();
   });
 
   it('a model the server lacks: named at connect, and gone by the time of the question', async () => {
-    const error = await failure(() => connectServer({ baseUrl: ollama.baseUrl, model: 'qwen2.5vl:72b' }));
+    const error = await failure(() => connectServer({ prepareImage, baseUrl: ollama.baseUrl, model: 'qwen2.5vl:72b' }));
     expect(error.message).toBe(`The server at ${ollama.baseUrl} does not serve the model "qwen2.5vl:72b": pick one it serves (qwen2.5vl:7b, llava:13b).`);
-    const model = await connectServer({ baseUrl: vllm.baseUrl });
+    const model = await connectServer({ prepareImage, baseUrl: vllm.baseUrl });
     vllm.set({ models: ['another/model'] });
     const gone = await failure(() => drain(model.startConversation().ask('Hi')));
     expect(gone.message).toBe(
@@ -207,7 +207,7 @@ describe('failures: one line naming the server and the fix', () => {
   });
 
   it('a stream that stalls', async () => {
-    const model = await connectServer({ baseUrl: vllm.baseUrl, stallTimeoutMs: 500 });
+    const model = await connectServer({ prepareImage, baseUrl: vllm.baseUrl, stallTimeoutMs: 500 });
     vllm.set({ behaviour: 'stall' });
     const hangUps = vllm.hangUps();
     const error = await failure(() => drain(model.startConversation().ask('Hi')));
@@ -218,14 +218,14 @@ describe('failures: one line naming the server and the fix', () => {
   });
 
   it('a malformed stream', async () => {
-    const model = await connectServer({ baseUrl: vllm.baseUrl });
+    const model = await connectServer({ prepareImage, baseUrl: vllm.baseUrl });
     vllm.set({ behaviour: 'malformed' });
     const error = await failure(() => drain(model.startConversation().ask('Hi')));
     expect(error.message).toMatch(new RegExp(`^The server at ${vllm.baseUrl} sent a malformed answer stream \\(an event that is not JSON: .*\\): check that it is an OpenAI-compatible API and see its log\\.$`));
   });
 
   it('a connection closed mid-answer', async () => {
-    const model = await connectServer({ baseUrl: vllm.baseUrl });
+    const model = await connectServer({ prepareImage, baseUrl: vllm.baseUrl });
     vllm.set({ behaviour: 'close-mid-stream' });
     const error = await failure(() => drain(model.startConversation().ask('Hi')));
     expect(error.message).toBe(`The server at ${vllm.baseUrl} closed the connection before the answer was complete: try again; if it persists, see the server's log.`);
@@ -237,14 +237,14 @@ describe('failures: one line naming the server and the fix', () => {
     ['not a url', 'give the base URL of an OpenAI-compatible API'],
   ])('a URL that is no server address (%s) is refused before anything is sent', async (baseUrl, words) => {
     const fetch = vi.fn<typeof globalThis.fetch>();
-    await expect(connectServer({ baseUrl, fetch })).rejects.toThrow(words);
+    await expect(connectServer({ prepareImage, baseUrl, fetch })).rejects.toThrow(words);
     expect(fetch).not.toHaveBeenCalled();
   });
 });
 
 describe('cancel', () => {
   it('aborts the request: the server sees the client hang up, and the answer ends cancelled with the text so far', async () => {
-    const model = await connectServer({ baseUrl: vllm.baseUrl });
+    const model = await connectServer({ prepareImage, baseUrl: vllm.baseUrl });
     vllm.set({ behaviour: 'stall' });
     const hangUps = vllm.hangUps();
     const controller = new AbortController();
