@@ -4,7 +4,7 @@ import { imageDetails, type ImageDetail } from '../families/family.js';
 import { ScreenAskError } from '../model/errors.js';
 import { precisions, type Precision } from '../model/layout.js';
 import { devices, type Device } from '../runtime/session.js';
-import { isLoopbackHost } from '../serve/host.js';
+import { isLoopbackHost } from '../serve/index.js';
 import { number, oneOf } from './options.js';
 
 export interface ServeCommand {

@@ -2,7 +2,7 @@
 // the base URL once listening; a log line per answer on stderr; Ctrl+C or SIGTERM stops answers and exits.
 import { loadModel } from '../index.js';
 import { firstLine } from '../model/errors.js';
-import { ChatServer } from '../serve/server.js';
+import { ChatServer } from '../serve/index.js';
 import { formatStats } from './format-stats.js';
 import { assertCommandLineFits } from './question.js';
 import { runCli } from './run-cli.js';

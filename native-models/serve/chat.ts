@@ -4,6 +4,7 @@ import type { Answer } from '../conversation/answer.js';
 import type { Model } from '../index.js';
 import type { ConversationKeeper } from './conversation-keeper.js';
 import { toApiError } from './errors.js';
+import { undecodableImage } from './images.js';
 import type { ConversationPlan } from './messages.js';
 import { chunkBody, completionBody, completionMeta, extraOf, usageChunk, type FinishReason } from './openai-format.js';
 import type { AnswerSettings } from './settings.js';
@@ -38,7 +39,7 @@ export interface ChatJob {
 export async function answerChat(job: ChatJob, res: ServerResponse): Promise<CompletionRecord> {
   const { model, modelId, keeper, plan, settings, signal } = job;
   const meta = completionMeta(modelId);
-  const { conversation, continued } = await keeper.take(model, plan);
+  const { conversation, continued } = keeper.take(model, plan);
   // A stop sequence ends generation the way a hang-up does: the engine stops at the next token.
   const stopped = new AbortController();
   const matcher = new StopMatcher(settings.stop);
@@ -62,9 +63,10 @@ export async function answerChat(job: ChatJob, res: ServerResponse): Promise<Com
       if (step.stopped) stopped.abort();
     }
   } catch (error) {
-    if (!sse?.open) throw error;
-    sse.fail(toApiError(error).body);
-    throw error;
+    const failure = undecodableImage(error, plan.image);
+    if (!sse?.open) throw failure;
+    sse.fail(toApiError(failure).body);
+    throw failure;
   }
   if (!answer) throw new Error('the answer ended without a done event');
   emit(matcher.flush());

@@ -4,7 +4,6 @@
 import type { Answer } from '../conversation/answer.js';
 import type { Conversation } from '../conversation/conversation.js';
 import type { Model } from '../index.js';
-import { decodeImage } from './images.js';
 import { turnKey, type ConversationPlan } from './messages.js';
 
 export class ConversationKeeper {
@@ -15,7 +14,7 @@ export class ConversationKeeper {
    * user turn without an image; otherwise a new conversation from the request's messages (an answer the client
    * trimmed or edited is history the engine never saw, so it is read again).
    */
-  async take(model: Model, plan: ConversationPlan): Promise<{ conversation: Conversation; continued: boolean }> {
+  take(model: Model, plan: ConversationPlan): { conversation: Conversation; continued: boolean } {
     const kept = this.kept;
     this.kept = undefined; // in use: kept again only once it has answered
     if (
@@ -26,8 +25,7 @@ export class ConversationKeeper {
     ) {
       return { conversation: kept.conversation, continued: true };
     }
-    const image = plan.image ? await decodeImage(plan.image) : undefined;
-    const conversation = model.startConversation({ ...(image ? { image } : {}), detail: plan.detail, history: plan.history });
+    const conversation = model.startConversation({ ...(plan.image ? { image: plan.image.bytes } : {}), detail: plan.detail, history: plan.history });
     return { conversation, continued: false };
   }
 

@@ -1,6 +1,6 @@
 // Images arrive inline, as data: URLs. The server never fetches a URL: it makes no connection a client asks for.
 import { createHash } from 'node:crypto';
-import { ImageLoadError, loadImage, type RgbImage } from '../image/load-image.js';
+import { ImageLoadError } from '../image/load-image.js';
 import { ApiError, badRequest, describeBytes } from './errors.js';
 
 export interface InlineImage {
@@ -45,12 +45,11 @@ export function parseImageUrl(url: string, param: string, maxBytes: number): Inl
   return { bytes, sha256: createHash('sha256').update(bytes).digest('hex'), param };
 }
 
-/** Decodes the picture to pixels; one that does not decode is the client's mistake (400), named by where it is. */
-export async function decodeImage(image: InlineImage): Promise<RgbImage> {
-  try {
-    return await loadImage(image.bytes);
-  } catch (error) {
-    if (error instanceof ImageLoadError) throw badRequest(`The image in ${image.param} does not decode: ${error.message}.`, `${image.param}.image_url.url`, 'invalid_image');
-    throw error;
-  }
+/**
+ * The engine decodes the bytes itself (a picture it has seen before is found in its image cache by their hash, and
+ * not decoded again); one that does not decode is the client's mistake (400), named by where the request holds it.
+ */
+export function undecodableImage(error: unknown, image: InlineImage | undefined): unknown {
+  if (!(error instanceof ImageLoadError) || !image) return error;
+  return badRequest(`The image in ${image.param} does not decode: ${error.message}.`, `${image.param}.image_url.url`, 'invalid_image');
 }
