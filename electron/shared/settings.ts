@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { imageDetails } from '../../native-models/families/family.js';
 import { generationOptionsSchema, rangeOf, type NumericRange } from '../../native-models/generation/settings.js';
 import { precisions } from '../../native-models/model/precision.js';
+import { checkBaseUrl } from '../../native-models/remote/base-url.js';
 import { devices } from '../../native-models/runtime/devices.js';
 import { parseAccelerator } from './accelerator.js';
 
@@ -54,32 +55,18 @@ const hotkeySchema = z.string().transform((value, ctx) => {
 const engine = generationOptionsSchema.shape;
 
 /**
- * A server's base URL, as OpenAI clients take it (e.g. http://192.168.1.20:8000/v1). Only http and https, and no
- * user:password@ part: a credential belongs in the API key, which is kept encrypted, never in the settings file. Stored
- * without trailing slashes, so that one server has one spelling (the confirmation to send captures is kept per URL).
+ * A server's base URL, as OpenAI clients take it (e.g. http://192.168.1.20:8000/v1): the remote client's own rule
+ * (checkBaseUrl), so one server has one spelling here and in the client (the confirmation to send captures is kept per
+ * URL). No user:password@ part: a credential belongs in the API key, which is kept encrypted, never in this file.
  */
 export const serverUrlSchema = z
   .string()
-  .trim()
   .max(2048, 'is too long (at most 2048 characters)')
   .transform((value, ctx) => {
-    let url: URL;
-    try {
-      url = new URL(value);
-    } catch {
-      ctx.issues.push({ code: 'custom', message: `"${value}" is not a web address: write it as http://host:port/v1`, input: value });
-      return z.NEVER;
-    }
-    const problem =
-      url.protocol !== 'http:' && url.protocol !== 'https:' ? 'must start with http:// or https://'
-      : url.username || url.password ? 'must not contain a user name or password: put the key in the API key field'
-      : url.search || url.hash ? 'must not contain ? or #: give the server’s base address, e.g. http://host:8000/v1'
-      : undefined;
-    if (problem) {
-      ctx.issues.push({ code: 'custom', message: problem, input: value });
-      return z.NEVER;
-    }
-    return url.href.replace(/\/+$/, '');
+    const checked = checkBaseUrl(value);
+    if (checked.ok) return checked.baseUrl;
+    ctx.issues.push({ code: 'custom', message: checked.problem, input: value });
+    return z.NEVER;
   });
 
 /** A model name as the server lists it (vLLM: the repo id; Ollama: name:tag). One line of printable text. */

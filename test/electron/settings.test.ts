@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { devices, generationOptionsSchema, precisions } from '../../native-models/index.js';
 import { parseAccelerator } from '../../electron/shared/accelerator.js';
+import { normaliseBaseUrl } from '../../native-models/remote/base-url.js';
 import {
   SETTINGS_VERSION,
   defaultSettings,
@@ -160,6 +161,7 @@ describe('renderer safety', () => {
       'native-models/model/errors.ts',
       'native-models/model/precision.ts',
       'native-models/model/use-cache-flag.ts',
+      'native-models/remote/base-url.ts',
       'native-models/runtime/devices.ts',
     ]);
   });
@@ -211,18 +213,25 @@ describe('accelerator', () => {
 
 describe('server settings', () => {
   it.each([
-    ['ftp://gpu-box/v1', 'Server address: must start with http:// or https://.'],
-    ['gpu-box:8000', 'Server address: must start with http:// or https://.'],
-    ['not a url', 'Server address: "not a url" is not a web address: write it as http://host:port/v1.'],
-    ['http://me:hunter2@gpu-box:8000/v1', 'Server address: must not contain a user name or password: put the key in the API key field.'],
-    ['http://gpu-box:8000/v1?key=1', 'Server address: must not contain ? or #: give the server’s base address, e.g. http://host:8000/v1.'],
+    ['ftp://gpu-box/v1', 'Server address: it must start with http:// or https:// (got ftp:).'],
+    ['gpu-box:8000', 'Server address: it must start with http:// or https:// (got gpu-box:).'],
+    ['not a url', 'Server address: it is not a web address: write it as http://host:port/v1.'],
+    ['http://me:hunter2@gpu-box:8000/v1', 'Server address: it must not contain a user name or password: pass the key as the API key instead.'],
+    ['http://gpu-box:8000/v1?key=1', 'Server address: it must not contain ? or #: give the server’s base address only, e.g. http://host:8000/v1.'],
   ])('refuses %s as a server address, saying why', (serverUrl, message) => {
     expect(errorsOf({ serverUrl })).toEqual([{ field: 'serverUrl', message }]);
   });
 
-  it('accepts http and https addresses, in one spelling', () => {
+  it('accepts http and https addresses, in the remote client’s spelling (a bare origin gets /v1, as the client asks it)', () => {
     expect(validateSettingsPatch({ serverUrl: 'https://Models.Example.com/v1/' })).toEqual({ ok: true, patch: { serverUrl: 'https://models.example.com/v1' } });
-    expect(validateSettingsPatch({ serverUrl: 'http://127.0.0.1:8080' })).toEqual({ ok: true, patch: { serverUrl: 'http://127.0.0.1:8080' } });
+    expect(validateSettingsPatch({ serverUrl: ' http://127.0.0.1:8080 ' })).toEqual({ ok: true, patch: { serverUrl: 'http://127.0.0.1:8080/v1' } });
+    expect(validateSettingsPatch({ serverUrl: 'http://gpu-box:80/proxy/openai//' })).toEqual({ ok: true, patch: { serverUrl: 'http://gpu-box/proxy/openai' } });
+    // Whatever the settings store is what the client asks: normalising again changes nothing.
+    for (const input of ['https://Models.Example.com/v1/', 'http://127.0.0.1:8080', 'http://gpu-box:80/proxy/openai//']) {
+      const stored = (validateSettingsPatch({ serverUrl: input }) as { patch: { serverUrl: string } }).patch.serverUrl;
+      expect(normaliseBaseUrl(input)).toBe(stored);
+      expect(normaliseBaseUrl(stored)).toBe(stored);
+    }
     expect(validateSettingsPatch({ serverUrl: null, serverModel: null, backend: 'server' }).ok).toBe(true);
   });
 

@@ -233,8 +233,8 @@ describe('failures: one line naming the server and the fix', () => {
 
   it.each([
     ['ftp://host/v1', 'it must start with http:// or https://'],
-    ['http://user:secret@host/v1', 'remove the user name and password'],
-    ['not a url', 'give the base URL of an OpenAI-compatible API'],
+    ['http://user:secret@host/v1', 'Invalid server URL: it must not contain a user name or password: pass the key as the API key instead.'],
+    ['not a url', 'Invalid server URL "not a url": it is not a web address: write it as http://host:port/v1.'],
   ])('a URL that is no server address (%s) is refused before anything is sent', async (baseUrl, words) => {
     const fetch = vi.fn<typeof globalThis.fetch>();
     await expect(connectServer({ prepareImage, baseUrl, fetch })).rejects.toThrow(words);
