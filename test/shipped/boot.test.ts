@@ -16,6 +16,7 @@ import { IpcChannel, IpcEvent, type AppStatus, type TriggerMessage } from '../..
 import { writeSmolVlmModel } from '../fixtures/smolvlm/generate.js';
 import { writeScreenshotLike } from '../support/images.js';
 import { repoRoot } from '../support/run-script.js';
+import { startStandIn } from '../support/openai-stand-in.js';
 import { AppUnderTest } from './app-driver.js';
 import { encodeRgbaFile, type FakeElectronConfig } from './fake-electron/control.js';
 
@@ -152,6 +153,42 @@ describe('the built app, booted on the fake Electron', () => {
     expect(JSON.stringify(history)).toContain(JSON.stringify(answer).slice(1, -1));
     expect(JSON.stringify(history)).toContain('And how do I fix it?');
     expect(JSON.stringify(history)).toContain('One last question?');
+  });
+});
+
+describe('the built app, answering from a server', () => {
+  it('sends the capture to the configured server (sized by the model process: the main bundle loads no sharp) and names it', async () => {
+    const standIn = await startStandIn({ mode: 'vllm', answer: 'A terminal with an error.' });
+    try {
+      // Confirmed beforehand (the fake's message box always cancels): the consent itself is tested in main-app-server.
+      const settings = await openSettingsStore(userData);
+      const server = { backend: 'server', serverUrl: standIn.baseUrl, serverModel: 'Qwen/Qwen2.5-VL-7B-Instruct', confirmedServers: [standIn.baseUrl] };
+      expect(await settings.update(server)).toMatchObject({ ok: true });
+      const app = launch();
+      await app.waitFor('shortcuts', (e) => e.accelerators.includes(HOTKEY));
+      const before = app.events.length;
+      await app.request({ type: 'press-shortcut', accelerator: HOTKEY });
+      const created = await app.waitFor('window-created', () => true, { after: before });
+      await app.waitFor('window-loaded', (e) => e.windowId === created.windowId);
+      const page = app.page(created.windowId);
+      const trigger = await waitUntil(() => page.received.find((m) => m.channel === IpcEvent.trigger)?.args[0] as TriggerMessage | undefined);
+      const { askId } = await page.api.ask({ question: 'What does this error mean?', captureId: trigger.captureId });
+      const messages = await page.readStream(askId);
+      expect(messages.filter((m) => m.type === 'token').map((m) => m.text).join('')).toBe('A terminal with an error.');
+      expect(messages.at(-1)).toMatchObject({ type: 'done', stats: { provider: 'remote', server: { baseUrl: standIn.baseUrl, model: 'Qwen/Qwen2.5-VL-7B-Instruct' } } });
+      // The capture went along, sized for low detail (1280×720 → within its budget, sides multiples of 28).
+      const chat = standIn.requests.filter((r) => r.path.endsWith('/chat/completions'));
+      expect(chat).toHaveLength(1);
+      const [image] = chat[0]!.images;
+      expect(image!.width % 28).toBe(0);
+      expect(image!.height % 28).toBe(0);
+      expect(image!.width).toBeLessThan(1280);
+      expect(app.stderr).not.toMatch(/failed to start|must never load/);
+      await app.request({ type: 'click-tray', label: 'Quit ScreenAsk' }).catch(() => undefined);
+      expect(await app.exited).toEqual({ code: 0, signal: null });
+    } finally {
+      await standIn.close();
+    }
   });
 });
 
