@@ -5,7 +5,8 @@
  *    utility entry, forked by the real launcher) and this one, which plays the main side (supervisor, capture bytes).
  *    Capture → answer → follow-up leaves its log empty. Then, in the same two processes, a probe of every way Node
  *    opens a socket or resolves a name (net, tls, http, https, http2, undici, fetch, dgram, every dns API, worker
- *    threads) shows each is caught there, and the probes' targets show nothing got through.
+ *    threads, and listening: TCP servers and dgram bind) shows each is caught there, and the probes' targets (and the
+ *    listen probes themselves) show nothing got through.
  * 2. On Linux, the same scenario in a network namespace whose only interface is loopback: whatever tried to send
  *    (native code and child processes included, which no monkey-patching sees) would move the kernel's counters.
  *
@@ -107,6 +108,11 @@ describe('the network sentinel in both processes', () => {
   it('lets nothing through: the probe targets saw no TCP connection and no datagram, only the local pipes', () => {
     const pipeProbes = allProbes().filter((p) => p.kind === 'local').length;
     expect(servers.reached()).toEqual({ tcp: 0, udp: 0, pipe: 2 * pipeProbes });
+  });
+
+  it('lets nothing listen on a network interface, in either process', async () => {
+    expect(allProbes().filter((p) => p.kind === 'listen').length).toBeGreaterThan(0);
+    for (const log of [modelLog, mainLog]) expect((await logLines(log)).filter((line) => line.startsWith('{"listened"'))).toEqual([]);
   });
 });
 

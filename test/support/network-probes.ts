@@ -14,9 +14,9 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { Worker } from 'node:worker_threads';
 import { fetch as undiciFetch, request as undiciRequest } from 'undici';
-import { DNS_CONFIGURATION } from './network-sentinel.mjs';
+import { bindUnwatched, DNS_CONFIGURATION, listenUnwatched } from './network-sentinel.mjs';
 
-export type AttemptKind = 'tcp' | 'tls' | 'udp' | 'dns' | 'fetch' | 'local';
+export type AttemptKind = 'tcp' | 'tls' | 'udp' | 'dns' | 'fetch' | 'listen' | 'local';
 
 /** Where the probes aim: a TCP port and a UDP port (also the DNS server the resolvers are pointed at), and a pipe. */
 export interface ProbeTargets {
@@ -31,7 +31,7 @@ export interface Probe {
   readonly kind: AttemptKind;
   /** True when the attempt is made from a worker thread. */
   readonly inWorker?: boolean;
-  /** Resolves once the attempt has failed (or, for a local pipe, connected). */
+  /** Resolves once the attempt has failed (or, for a local pipe, connected); a listen probe with whether it listened. */
   run(targets: ProbeTargets): Promise<unknown>;
 }
 
@@ -45,6 +45,14 @@ function settled(emitter: NodeJS.EventEmitter & { destroy?(): void; close?(): vo
       resolve();
     };
     emitter.once('error', done).once('close', done).once('connect', done);
+  });
+}
+
+/** Tries to listen; settles with whether it did (then closes), or not once the server or socket errors. */
+function listened(server: net.Server | dgram.Socket): Promise<{ listening: boolean }> {
+  return new Promise((resolve) => {
+    server.once('error', () => resolve({ listening: false }));
+    server.once('listening', () => server.close(() => resolve({ listening: true })));
   });
 }
 
@@ -155,6 +163,10 @@ export function allProbes(): Probe[] {
       kind: 'dns',
       run: async () => (await import('node:dns/promises')).resolve4('esm-promises.screenask-probe.invalid'),
     },
+    { name: 'net.Server#listen', kind: 'listen', run: () => listened(net.createServer().listen(0, host)) },
+    { name: 'http.Server#listen(options)', kind: 'listen', run: () => listened(http.createServer().listen({ port: 0, host })) },
+    { name: 'net.Server#listen() on every interface', kind: 'listen', run: () => listened(net.createServer().listen()) },
+    { name: 'dgram bind', kind: 'listen', run: () => listened(dgram.createSocket('udp4').bind(0, host)) },
     { name: 'worker thread (eval)', kind: 'tcp', inWorker: true, run: (t) => worker(connectInWorker(t.tcpPort), false) },
     { name: 'worker thread (module URL)', kind: 'tcp', inWorker: true, run: (t) => worker(connectInModuleWorker(t.tcpPort), true) },
     { name: 'net.connect(pipe)', kind: 'local', run: (t) => settled(net.connect(t.pipe)) },
@@ -169,11 +181,13 @@ export async function runProbes(targets: ProbeTargets, log: string): Promise<voi
   for (const probe of allProbes()) {
     appendFileSync(log, `${JSON.stringify({ probe: probe.name })}\n`);
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
+    const outcome = await Promise.race([
       probe.run(targets).catch(() => undefined),
       new Promise((resolve) => (timer = setTimeout(resolve, PROBE_TIMEOUT_MS))),
     ]);
     clearTimeout(timer);
+    // A listen probe has no target to count what reached it: it says itself whether it got a socket.
+    if ((outcome as { listening?: boolean } | undefined)?.listening) appendFileSync(log, `${JSON.stringify({ listened: probe.name })}\n`);
   }
   appendFileSync(log, `${JSON.stringify({ probesDone: process.pid })}\n`);
 }
@@ -211,9 +225,10 @@ export async function openProbeServers(pipe: string): Promise<ProbeServers> {
   const local = net.createServer((socket) => (counts.pipe++, socket.destroy()));
   const udp = dgram.createSocket('udp4').on('message', () => counts.udp++);
   await Promise.all([
-    new Promise<void>((resolve) => tcp.listen(0, host, resolve)),
+    // This module loads the sentinel, which refuses to listen on a network interface: the targets go around it.
+    new Promise<void>((resolve) => listenUnwatched(tcp, 0, host, resolve)),
     new Promise<void>((resolve) => local.listen(pipe, resolve)),
-    new Promise<void>((resolve) => udp.bind(0, host, resolve)),
+    new Promise<void>((resolve) => bindUnwatched(udp, 0, host, resolve)),
   ]);
   return {
     targets: { tcpPort: (tcp.address() as net.AddressInfo).port, udpPort: udp.address().port, pipe },

@@ -6,7 +6,9 @@
  *   udp       dgram send and connect;
  *   dns       every resolver function of node:dns and dns.promises, and every method of both Resolver classes;
  *   fetch     the global fetch, refused before it picks a connection;
- *   local     a Unix socket or named pipe: local IPC, recorded but allowed.
+ *   listen    a server socket on a network interface (net/http/https/http2/tls servers, dgram bind): other machines
+ *             could connect in, so it is refused like a connection out;
+ *   local     a Unix socket or named pipe (connected to or listened on): local IPC, recorded but allowed.
  * Worker threads run this module first too (Node does not apply `--import` to them). Plain JavaScript on purpose:
  * a worker thread has no TypeScript loader.
  *
@@ -130,6 +132,51 @@ dgram.Socket.prototype.connect = function (port, ...rest) {
   const error = refusal('udp', `${address}:${port}`);
   process.nextTick(() => (callback ? callback(error) : this.emit('error', error)));
 };
+
+/**
+ * Where Server#listen would listen, as Node reads its arguments: a pipe path (a non-empty string `path`, or a string
+ * that is not a port number) is local; a port, options with a port or host, nothing at all (port 0 on every
+ * interface) or an inherited handle or descriptor is a network socket.
+ */
+function listenTarget(args) {
+  const [first, second] = args;
+  if (typeof first === 'object' && first !== null) {
+    if (typeof first.path === 'string' && first.path !== '') return { local: first.path };
+    if ('port' in first || 'host' in first) return { remote: `${first.host ?? '::'}:${first.port ?? 0}` };
+    return { remote: '(an inherited handle or descriptor)' };
+  }
+  if (typeof first === 'string' && !/^\d+$/.test(first)) return { local: first };
+  return { remote: `${typeof second === 'string' ? second : '::'}:${typeof first === 'function' ? 0 : (first ?? 0)}` };
+}
+
+// Every TCP server (http, https, http2, tls) listens through net.Server#listen.
+const listen = net.Server.prototype.listen;
+net.Server.prototype.listen = function (...args) {
+  const target = listenTarget(args);
+  if (target.local !== undefined) {
+    record('local', target.local);
+    return listen.apply(this, args);
+  }
+  const error = refusal('listen', `tcp ${target.remote}`);
+  process.nextTick(() => this.emit('error', error));
+  return this;
+};
+
+const bind = dgram.Socket.prototype.bind;
+dgram.Socket.prototype.bind = function (...args) {
+  const [first, second] = args;
+  const options = typeof first === 'object' && first !== null ? first : { port: typeof first === 'number' ? first : 0, address: typeof second === 'string' ? second : undefined };
+  const error = refusal('listen', `udp ${options.address ?? '0.0.0.0'}:${options.port ?? 0}`);
+  process.nextTick(() => this.emit('error', error));
+  return this;
+};
+
+/**
+ * Listening without the sentinel, for a test's own probe targets in a process that loads it (the privacy test plays
+ * the main side in the same process as the servers its probes aim at). Nothing under test may use these.
+ */
+export const listenUnwatched = (server, ...args) => listen.apply(server, args);
+export const bindUnwatched = (socket, ...args) => bind.apply(socket, args);
 
 const originalFetch = globalThis.fetch;
 globalThis.fetch = async (input, init) => {
