@@ -33,6 +33,10 @@ const validRequest = fc.oneof(
   ),
   fc.record({ v, type: fc.constantFrom('cancel', 'unload', 'ping'), requestId: id }),
   fc.record({ v, type: fc.constant('close-conversation'), requestId: id, conversationId: id }),
+  fc.record(
+    { v, type: fc.constant('prepare-server-image'), requestId: id, image: id.map((p) => ({ kind: 'path', path: `/nonexistent-screenask/${p}.png` })), detail: fc.constantFrom('low', 'high'), maxPixels: fc.integer({ min: 1, max: 4_000_000 }) },
+    { requiredKeys: ['v', 'type', 'requestId', 'image', 'detail'] },
+  ),
 );
 
 describe('engine protocol validators (fuzzed)', () => {
