@@ -11,7 +11,7 @@ import { EngineSupervisor } from '../../electron/main/engine-supervisor.js';
 import { createNodeLauncher } from '../../electron/main/process-launcher.js';
 import { modelProcessImagePreparer, remoteClient } from '../../electron/main/remote-client.js';
 import { RemoteEngine } from '../../electron/main/remote-engine.js';
-import { parseReply, reply } from '../../electron/shared/engine-protocol.js';
+import { PROTOCOL_VERSION, parseReply, reply } from '../../electron/shared/engine-protocol.js';
 import { loadImage } from '../../native-models/image/load-image.js';
 import { prepareServerImage } from '../../native-models/remote/server-image.js';
 import { writeScreenshotLike } from '../support/images.js';
@@ -83,6 +83,8 @@ describe('the protocol', () => {
     expect(parseReply(reply({ type: 'server-image', requestId: 'r1', png, width: 28, height: 56 })).ok).toBe(true);
     expect(parseReply(reply({ type: 'server-image', requestId: 'r1', png: new Uint8Array([1]), width: 28, height: 56 }))).toMatchObject({ ok: false, error: expect.stringMatching(/server-image message: png: not PNG data/) });
     expect(parseReply(reply({ type: 'server-image', requestId: 'r1', png, width: 0, height: 56 }))).toMatchObject({ ok: false, error: expect.stringMatching(/width/) });
-    expect(parseReply({ ...reply({ type: 'server-image', requestId: 'r1', png, width: 28, height: 56 }), v: 2 })).toMatchObject({ ok: false, error: expect.stringMatching(/protocol version 2 is not 3/) });
+    // From a model process of the build before this request existed: refused as a version skew.
+    const older = { ...reply({ type: 'server-image', requestId: 'r1', png, width: 28, height: 56 }), v: 2 };
+    expect(parseReply(older)).toMatchObject({ ok: false, error: `protocol version 2 is not ${PROTOCOL_VERSION} (the app and its model process are from different builds)` });
   });
 });
