@@ -303,6 +303,21 @@ export class EngineSupervisor {
     return { png, width, height };
   }
 
+  /**
+   * Serves the loaded model to other programs on 127.0.0.1:`port` (0: any free port), from the model process; every
+   * load there serves the new model. Resolves to the base URL, or null while no model is loaded (it starts with the
+   * load). Rejects with a one-line EngineError (a port in use: userError, naming the port and the fix).
+   */
+  async serve(port: number): Promise<string | null> {
+    const { url } = await this.call({ type: 'serve', requestId: this.newId(), port }, 'serving');
+    return url;
+  }
+
+  /** Stops serving (connections to it are then refused). */
+  async stopServing(): Promise<void> {
+    await this.call({ type: 'stop-serving', requestId: this.newId() }, 'serving');
+  }
+
   /** Cancels an ask or a read-ahead by id (an ask ends with stopReason `cancelled` and keeps its partial answer). */
   cancel(requestId: string): void {
     if (this.pending.has(requestId)) this.post({ type: 'cancel', requestId });

@@ -17,7 +17,7 @@ import { precisions } from '../../native-models/model/precision.js';
 import { devices } from '../../native-models/runtime/devices.js';
 
 /** Bumped on any incompatible change; both sides reject messages of another version. */
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;
 const version = z.literal(PROTOCOL_VERSION);
 
 // The engine's enumerations, from its Node-free modules (this one must not load onnxruntime or node:fs).
@@ -118,6 +118,16 @@ export const prepareServerImageRequestSchema = z.object({
   detail: z.enum(['low', 'high']),
   maxPixels: z.number().int().positive().max(1_000_000_000).optional(),
 });
+/** The port the app serves its model on: 0 (any free one) or an unprivileged port. Only ever on 127.0.0.1. */
+export const servePortSchema = z.union([z.literal(0), z.number().int().min(1024).max(65535)]);
+/**
+ * Serves the loaded model to other programs: an OpenAI-compatible server (native-models/serve) on 127.0.0.1:port,
+ * never another address. Replied with `serving`: its base URL, or null while no model is loaded (it starts with the
+ * next load, and every load restarts it over the new model). A port in use is an `error` (userError) naming the port.
+ */
+export const serveRequestSchema = z.object({ v: version, type: z.literal('serve'), requestId, port: servePortSchema }).strict();
+/** Stops serving (connections are cut, answers in progress stop); replied with `serving` (url null). */
+export const stopServingRequestSchema = z.object({ v: version, type: z.literal('stop-serving'), requestId }).strict();
 /** Liveness check; answered with `heartbeat`. (Answers are late while a long prefill holds the utility's thread.) */
 export const pingRequestSchema = z.object({ v: version, type: z.literal('ping'), requestId });
 
@@ -130,12 +140,15 @@ export const engineRequestSchema = z.discriminatedUnion('type', [
   closeConversationRequestSchema,
   prepareServerImageRequestSchema,
   pingRequestSchema,
+  serveRequestSchema,
+  stopServingRequestSchema,
 ]);
 export type EngineRequest = z.infer<typeof engineRequestSchema>;
 export type LoadRequest = z.infer<typeof loadRequestSchema>;
 export type AskRequest = z.infer<typeof askRequestSchema>;
 export type ReadAheadRequest = z.infer<typeof readAheadRequestSchema>;
 export type PrepareServerImageRequest = z.infer<typeof prepareServerImageRequestSchema>;
+export type ServeRequest = z.infer<typeof serveRequestSchema>;
 
 // ---------------------------------------------------------------------------------------------------------------
 // Replies and events: utility → main (token/warning/done/error also go to a renderer's MessagePort when one is given).
@@ -236,6 +249,16 @@ export const serverImageReplySchema = z.object({
   width: z.number().int().positive(),
   height: z.number().int().positive(),
 });
+/** Where the model is served: `http://127.0.0.1:PORT/v1`, or null when it is not (stopped, or no model loaded yet). */
+export const servingReplySchema = z.object({
+  v: version,
+  type: z.literal('serving'),
+  requestId,
+  url: z
+    .string()
+    .regex(/^http:\/\/127\.0\.0\.1:\d{1,5}\/v1$/, 'must be http://127.0.0.1:PORT/v1')
+    .nullable(),
+});
 /** Acknowledges `unload` and `close-conversation`. */
 export const ackReplySchema = z.object({ v: version, type: z.literal('ack'), requestId });
 /**
@@ -262,6 +285,7 @@ export const engineReplySchema = z.discriminatedUnion('type', [
   tokenReplySchema,
   doneReplySchema,
   serverImageReplySchema,
+  servingReplySchema,
   ackReplySchema,
   errorReplySchema,
 ]);

@@ -8,6 +8,7 @@
  */
 import { loadModel, ScreenAskError, type Conversation, type Model } from '../../native-models/index.js';
 import { encodeServerImage } from '../../native-models/remote/server-image.js';
+import { ModelServing } from './model-serving.js';
 import {
   parseRequest,
   reply,
@@ -18,6 +19,7 @@ import {
   type ModelInfo,
   type PrepareServerImageRequest,
   type ReadAheadRequest,
+  type ServeRequest,
   type UnversionedReply,
 } from '../shared/engine-protocol.js';
 
@@ -192,6 +194,7 @@ export function createEngineHost(send: (message: EngineReply) => void): EngineHo
       fail(requestId, error);
     } finally {
       modelChange = undefined;
+    await serving.suspend(); // its answers stop before the model they run on is released
     }
   }
 
@@ -223,6 +226,7 @@ export function createEngineHost(send: (message: EngineReply) => void): EngineHo
     readAheads.delete(id!);
     if (entry.detail === detail) return entry.conversation;
     entry.controller.abort();
+      await serving.resume(model);
     return undefined;
   }
 
@@ -345,6 +349,37 @@ export function createEngineHost(send: (message: EngineReply) => void): EngineHo
         return post({ type: 'heartbeat', requestId: request.requestId, uptimeMs: performance.now() - started });
     }
   }
+  // ---- Serving the model to other programs (model-serving.ts): its requests wait for the app's answers. ----
+
+  const serving = new ModelServing({ waitTurn: appAnswersDone, log: (line) => console.error(line) });
+
+  /** Resolves once no answer of the app is running (or when `signal` aborts). */
+  function appAnswersDone(signal: AbortSignal): Promise<void> {
+    const free = () => signal.aborted || asks.size === 0;
+    if (free()) return Promise.resolve();
+    return new Promise((resolve) => {
+      const check = () => {
+        if (!free()) return;
+        waitingForTurn.delete(check);
+        signal.removeEventListener('abort', check);
+        resolve();
+      };
+      waitingForTurn.add(check); // woken as the read-aheads are, when an answer ends
+      signal.addEventListener('abort', check);
+    });
+  }
+
+  async function serve({ requestId, port }: ServeRequest): Promise<void> {
+    // While a model loads, the load starts the server when it is done.
+    const url = await serving.serve(port, modelChange ? undefined : model);
+    post({ type: 'serving', requestId, url });
+  }
+
+  async function stopServing(requestId: string): Promise<void> {
+    await serving.stop();
+    post({ type: 'serving', requestId, url: null });
+  }
+
 
   return {
     async handle(message, ports = []) {
@@ -364,3 +399,8 @@ export function createEngineHost(send: (message: EngineReply) => void): EngineHo
     },
   };
 }
+      case 'serve':
+        return serve(request);
+      case 'stop-serving':
+        return stopServing(request.requestId);
+      await serving.stop();

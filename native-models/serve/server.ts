@@ -38,6 +38,11 @@ export interface ServerOptions {
   /** Detail for an image sent without one or with `auto` (default high). */
   readonly detail?: ImageDetail;
   readonly limits?: Partial<ServerLimits>;
+  /**
+   * Resolves when the model may answer a request (or when `signal` aborts): a host whose model also answers its own
+   * user (the app's model process) makes requests wait here, after their turn in the queue, until its answers are done.
+   */
+  readonly waitTurn?: (signal: AbortSignal) => Promise<void>;
   /** Called after each completion (the CLI logs it). */
   readonly onCompletion?: (record: CompletionRecord) => void;
   /** Called with each failure that became a 500, whose details stay out of the response. */
@@ -136,10 +141,11 @@ export class ChatServer {
     this.assertModel(request.model, 'model');
     const settings = answerSettings(request);
     const plan = planConversation(request.messages, { defaultDetail: this.options.detail ?? 'high', maxImageBytes: this.limits.imageBytes });
-    const record = await this.queue.run(
-      () => answerChat({ model: this.options.model, modelId: this.modelId, keeper: this.keeper, plan, settings, signal }, res),
-      signal,
-    );
+    const record = await this.queue.run(async () => {
+      await this.options.waitTurn?.(signal);
+      if (signal.aborted) throw new LeftQueueError('the client left while its request waited for the model');
+      return answerChat({ model: this.options.model, modelId: this.modelId, keeper: this.keeper, plan, settings, signal }, res);
+    }, signal);
     this.options.onCompletion?.(record);
   }
 
