@@ -74,9 +74,11 @@ type RawSettings = Record<string, unknown>;
  *   where `hotkey: ""` meant "no shortcut".
  * Version 2: `maxTokens` → `maxNewTokens` and `kvCache` → `useCache`, the engine's own option names, so the
  *   settings and the engine share one schema; "no shortcut" is `hotkey: null`.
- * Version 3 (now): where answers come from: `backend` ('local' | 'server'), `serverUrl`, `serverModel` and
+ * Version 3: where answers come from: `backend` ('local' | 'server'), `serverUrl`, `serverModel` and
  *   `confirmedServers`. A version 2 file answers on this computer, with no server named and none confirmed; the API
  *   key never lives here (server-key-store.ts).
+ * Version 4 (now): `serveModel` (serve the loaded model to other programs, on 127.0.0.1) and `servePort`. A version 3
+ *   file does not serve: nothing listens unless the user switches it on.
  */
 export const settingsMigrations: readonly ((raw: RawSettings) => RawSettings)[] = [
   function v1ToV2(raw) {
@@ -92,6 +94,10 @@ export const settingsMigrations: readonly ((raw: RawSettings) => RawSettings)[] 
     // Written out rather than left to the defaults: whatever a newer default may become, a file from before servers
     // existed keeps answering on this computer.
     return { backend: 'local', serverUrl: null, serverModel: null, confirmedServers: [], ...raw };
+  },
+  function v3ToV4(raw) {
+    // Written out, like v2ToV3: a file from before the switch existed never starts listening on a port.
+    return { serveModel: false, servePort: 8080, ...raw };
   },
 ];
 if (settingsMigrations.length !== SETTINGS_VERSION - 1) {

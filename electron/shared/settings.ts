@@ -15,7 +15,7 @@ import { devices } from '../../native-models/runtime/devices.js';
 import { parseAccelerator } from './accelerator.js';
 
 /** Bumped whenever the stored shape changes; the store migrates older files step by step (see settings-store.ts). */
-export const SETTINGS_VERSION = 3;
+export const SETTINGS_VERSION = 4;
 
 /** `auto` lets the engine pick among the files present (q8, then q4, then fp32 on a CPU). */
 export const precisionSettings = ['auto', ...precisions] as const;
@@ -78,6 +78,15 @@ export const serverModelSchema = z
   .regex(/^[^\p{Cc}]+$/u, 'must be one line of text');
 
 /**
+ * The port the app serves its model on (always on 127.0.0.1): 0 for any free port, or an unprivileged one. The same
+ * rule as the engine protocol's serve request (engine-protocol.ts), which the model process checks again.
+ */
+export const servePortSchema = z
+  .number()
+  .int()
+  .refine((port) => port === 0 || (port >= 1024 && port <= 65535), 'must be from 1024 to 65535, or 0 for any free port');
+
+/**
  * Generation settings are nullable: null means "the model's own default" (its generation_config.json, then the
  * engine's fallback), which is what the engine does when an option is left out. Storing concrete numbers by default
  * would silently override every model's tuned values.
@@ -109,6 +118,9 @@ const settingsFields = {
    * in its own dialog: the pages cannot set it (see pageSettingsPatchSchema).
    */
   confirmedServers: z.array(serverUrlSchema).max(100),
+  /** Serve the loaded model to other programs (an OpenAI-compatible server on 127.0.0.1 only); off by default. */
+  serveModel: z.boolean(),
+  servePort: servePortSchema,
 };
 
 /** A complete settings object (what `get()` returns). Strict: an unknown key is an error, not silently kept. */
@@ -153,6 +165,8 @@ export const defaultSettings: Readonly<Settings> = Object.freeze(
     serverUrl: null,
     serverModel: null,
     confirmedServers: [],
+    serveModel: false,
+    servePort: 8080,
   } satisfies z.input<typeof settingsSchema>),
 );
 
@@ -174,6 +188,8 @@ export const settingLabels: Readonly<Record<SettingName, string>> = {
   serverUrl: 'Server address',
   serverModel: 'Server model',
   confirmedServers: 'Confirmed servers',
+  serveModel: 'Serve this model to other apps',
+  servePort: 'Port',
 };
 
 type NumericSetting = 'maxNewTokens' | 'temperature' | 'topK' | 'topP' | 'repetitionPenalty';

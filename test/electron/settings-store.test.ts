@@ -185,7 +185,7 @@ describe('settings store', () => {
     expect(store.get()).toEqual({ ...defaultSettings, maxNewTokens: 64, useCache: true, hotkey: 'Alt+Space' });
   });
 
-  it('migrates a version 2 file to version 3: answers stay on this computer, no server named or confirmed', async () => {
+  it('migrates a version 2 file to the current version: answers stay on this computer, no server named or confirmed', async () => {
     const v2 = {
       version: 2,
       model: 'SmolVLM-256M-Instruct',
@@ -204,11 +204,11 @@ describe('settings store', () => {
     await writeStored(v2);
     const store = await openSettingsStore(dir);
     const { version: _, ...fields } = v2;
-    const expected = { ...fields, backend: 'local', serverUrl: null, serverModel: null, confirmedServers: [] };
+    const expected = { ...fields, backend: 'local', serverUrl: null, serverModel: null, confirmedServers: [], serveModel: false, servePort: 8080 };
     expect(store.problems).toEqual([]);
     expect(store.get()).toEqual(expected);
-    // Saved at once as version 3, so the next start reads it as it is.
-    expect(await readStored()).toEqual({ version: 3, ...expected });
+    // Saved at once as the current version, so the next start reads it as it is.
+    expect(await readStored()).toEqual({ version: SETTINGS_VERSION, ...expected });
   });
 
   it('the v2 → v3 step keeps a server a hand-edited v2 file already names, and v1 files pass through both steps', async () => {
@@ -223,7 +223,49 @@ describe('settings store', () => {
     const store = await openSettingsStore(dir);
     expect(store.problems).toEqual([]);
     expect(store.get()).toEqual({ ...defaultSettings, maxNewTokens: 64, hotkey: null, backend: 'local', serverUrl: null });
-    expect((await readStored()).version).toBe(3);
+    expect((await readStored()).version).toBe(SETTINGS_VERSION);
+  });
+
+  it('migrates a version 3 file to version 4: the model is not served (nothing listens) until the user switches it on', async () => {
+    const v3 = {
+      version: 3,
+      ...Object.fromEntries(Object.entries(defaultSettings).filter(([key]) => key !== 'serveModel' && key !== 'servePort')),
+      model: 'SmolVLM-256M-Instruct',
+      backend: 'server',
+      serverUrl: 'http://gpu-box:8000/v1',
+      serverModel: 'qwen',
+      confirmedServers: ['http://gpu-box:8000/v1'],
+    };
+    await writeStored(v3);
+    const store = await openSettingsStore(dir);
+    const { version: _, ...fields } = v3;
+    expect(store.problems).toEqual([]);
+    expect(store.get()).toEqual({ ...fields, serveModel: false, servePort: 8080 });
+    expect(await readStored()).toEqual({ version: 4, ...fields, serveModel: false, servePort: 8080 });
+    // The step keeps what a hand-edited v3 file already says.
+    expect(settingsMigrations[2]!({ serveModel: true, servePort: 0 })).toEqual({ serveModel: true, servePort: 0 });
+  });
+
+  it('serving is off by default, on port 8080; the port is 0 or 1024–65535, and a bad one is refused by name', async () => {
+    const store = await openSettingsStore(dir);
+    expect(store.get()).toMatchObject({ serveModel: false, servePort: 8080 });
+    expect(await store.update({ serveModel: true, servePort: 0 })).toMatchObject({ ok: true, settings: { serveModel: true, servePort: 0 } });
+    expect(await store.update({ servePort: 65535 })).toMatchObject({ ok: true, settings: { servePort: 65535 } });
+    for (const port of [80, 1023, 65536, -1]) {
+      expect(await store.update({ servePort: port })).toEqual({
+        ok: false,
+        errors: [{ field: 'servePort', message: 'Port: must be from 1024 to 65535, or 0 for any free port.' }],
+      });
+    }
+    expect(await store.update({ servePort: 8080.5 })).toEqual({ ok: false, errors: [{ field: 'servePort', message: 'Port must be a whole number (got 8080.5).' }] });
+    expect(await store.update({ servePort: '8080' })).toEqual({ ok: false, errors: [{ field: 'servePort', message: 'Port must be a number (got "8080").' }] });
+    expect(await store.update({ serveModel: 'yes' })).toMatchObject({ ok: false, errors: [{ field: 'serveModel' }] });
+    expect((await openSettingsStore(dir)).get()).toMatchObject({ serveModel: true, servePort: 65535 });
+    // A hand edit to a bad port resets that field alone.
+    await writeStored({ version: 4, ...defaultSettings, serveModel: true, servePort: 22 });
+    const reopened = await openSettingsStore(dir);
+    expect(reopened.get()).toMatchObject({ serveModel: true, servePort: 8080 });
+    expect(reopened.problems.join('\n')).toContain('Port');
   });
 
   it('a server setting round-trips; the URL is stored in one spelling; the API key is not a setting', async () => {
@@ -257,7 +299,7 @@ describe('settings store', () => {
     const store = await openSettingsStore(dir, { now: fixedNow });
     expect(store.get()).toEqual(defaultSettings);
     expect(store.problems).toEqual([
-      `settings.json was written by a newer ScreenAsk (settings version 4; this one reads up to 3); it was set aside as ${asideName} and the default settings are in use.`,
+      `settings.json was written by a newer ScreenAsk (settings version 5; this one reads up to 4); it was set aside as ${asideName} and the default settings are in use.`,
     ]);
     expect(JSON.parse(await readFile(path.join(dir, asideName), 'utf8'))).toEqual(future);
     await store.update({ topK: 3 });

@@ -38,9 +38,11 @@ describe('settings schema', () => {
       saveScreenshotsInHistory: false,
     });
     expect(Object.isFrozen(defaultSettings)).toBe(true);
-    expect(SETTINGS_VERSION).toBe(3);
+    expect(SETTINGS_VERSION).toBe(4);
     // Answers come from this computer until the user names a server.
     expect(defaultSettings).toMatchObject({ backend: 'local', serverUrl: null, serverModel: null, confirmedServers: [] });
+    // Nothing listens until the user switches serving on.
+    expect(defaultSettings).toMatchObject({ serveModel: false, servePort: 8080 });
   });
 
   it('lists exactly the engine precisions (plus auto) and devices', () => {
