@@ -102,6 +102,7 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
     engine: services.engine,
     remote: services.remote,
     serverKeys: services.serverKeys,
+    serving: services.serving,
     // Electron shows a message box; here the open pages ask with confirm(). No page open: nothing is sent.
     confirmServer: ({ baseUrl, host }) => {
       if (clients.size === 0) return Promise.resolve(false);

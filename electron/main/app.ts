@@ -12,6 +12,7 @@ import {
   IpcEvent,
   type AnswerStatsView,
   type AppStatus,
+  type ServingView,
   type AskReply,
   type HistoryEntry,
   type ImportReportView,
@@ -106,6 +107,15 @@ export interface ServerKeysLike {
   clear(): Promise<ServerKeyState>;
 }
 
+/** Serving the model to other apps (model-serving.ts): follows the settings itself; the app shows how it is going. */
+export interface ServingLike {
+  readonly view: ServingView;
+  onChange(listener: (view: ServingView) => void): () => void;
+  /** Starts following the settings and the model (after the model process has started). Never rejects. */
+  start(): Promise<void>;
+  dispose(): void;
+}
+
 /** Settings, as this module needs them (services.ts adapts the settings store). */
 export interface SettingsSource {
   /** What setSettings payloads must parse with before they reach `set`. */
@@ -174,6 +184,8 @@ export interface AppDeps {
   /** Answers from the server the settings name (while they say so). */
   readonly remote: RemoteEngineLike;
   readonly serverKeys: ServerKeysLike;
+  /** Settings → Serve this model to other apps; absent: the app never serves (nothing in it listens). */
+  readonly serving?: ServingLike;
   /**
    * Asks the user whether captures may be sent to this server (the first question for each base URL); true when they
    * agree. index.ts: a dialog of the main process, as for links, which no page can answer in the user's place.
@@ -294,6 +306,11 @@ export class ScreenAskApp {
     app.on('window-all-closed', () => {});
     app.on('will-quit', () => this.#shutdown());
     await engine.start();
+    const { serving } = this.#deps;
+    if (serving) {
+      this.#cleanup.push(serving.onChange(() => this.#publish()), () => serving.dispose());
+      void serving.start();
+    }
     // In the background: the tray, the hotkey and the windows work while a model loads (seconds to minutes).
     void this.#loader.reload();
 
@@ -317,6 +334,7 @@ export class ScreenAskApp {
       model: this.#modelStatus(this.#deps.settings.get()),
       hotkey,
       lastAnswers: this.#lastAnswers,
+      ...(this.#deps.serving ? { serving: this.#deps.serving.view } : {}),
     };
   }
 

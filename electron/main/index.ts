@@ -111,6 +111,7 @@ async function main(): Promise<void> {
     engine: services.engine,
     remote: services.remote,
     serverKeys: services.serverKeys,
+    serving: services.serving,
     // The first question for a server: the main process asks, as for links (no page can answer in the user's place).
     confirmServer: async ({ baseUrl, host }) => {
       const { response } = await dialog.showMessageBox({

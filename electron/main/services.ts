@@ -12,7 +12,8 @@
  * - Nothing runs yet: the model process starts, and the selected model loads, when ScreenAskApp.start() says so.
  *   Downloads start only on request. `launcher` picks Electron's utilityProcess or a Node child process; `entry` is the
  *   utility module it runs (default: the TypeScript source, which only the Node launcher can run).
- * - `engine`, `remote`, `serverKeys`, `settings`, `models` and `history` are exactly the AppDeps of the same names.
+ * - `engine`, `remote`, `serverKeys`, `serving`, `settings`, `models` and `history` are exactly the AppDeps of the same
+ *   names. `serving` asks the model process to serve the model on 127.0.0.1 while the settings say so (off by default).
  * - Where answers come from: `engine` is the model process; `remote` answers from the server the settings name, and
  *   sends only to a server the user confirmed (confirmedServerChoice), with the key kept for that server alone
  *   (server-key-store.ts: safeStorage-encrypted in userData, or memory only). Switching between the two never stops
@@ -25,10 +26,11 @@ import { firstLine } from '../../native-models/model/errors.js';
 import type { MachineProfile } from '../../native-models/hub/catalogue.js';
 import type { HubOptions } from '../../native-models/hub/hub-api.js';
 import { pageSettingsPatchSchema } from '../shared/settings.js';
-import type { EngineLike, RemoteEngineLike, SettingsSource } from './app.js';
+import type { EngineLike, RemoteEngineLike, ServingLike, SettingsSource } from './app.js';
 import { adaptSupervisor } from './engine-adapter.js';
 import { EngineSupervisor } from './engine-supervisor.js';
 import { HistoryStore } from './history-store.js';
+import { ModelServingControl } from './model-serving.js';
 import { ModelsService } from './models-service.js';
 import type { ProcessLauncher } from './process-launcher.js';
 import { modelProcessImagePreparer, remoteClient } from './remote-client.js';
@@ -62,6 +64,8 @@ export interface Services {
   readonly engine: EngineLike;
   readonly remote: RemoteEngineLike;
   readonly serverKeys: ServerKeyStore;
+  /** Settings → Serve this model to other apps: the model process serves on 127.0.0.1 while the switch is on. */
+  readonly serving: ServingLike;
   readonly models: ModelsService;
   readonly history: HistoryStore;
   /** One line per problem found while opening (a settings file set aside, history entries dropped, …). */
@@ -106,6 +110,7 @@ export async function createServices(options: ServicesOptions): Promise<Services
     engine: adaptSupervisor(supervisor),
     remote,
     serverKeys,
+    serving: new ModelServingControl(supervisor, store, options.log),
     models,
     history,
     problems: [

@@ -30,6 +30,9 @@ export function trayMenuModel(status: AppStatus): TrayItem[] {
   if (status.model.state === 'error' && status.model.message) {
     items.push({ type: 'info', label: truncate(status.model.message, 80) });
   }
+  const serving = status.serving;
+  if (serving?.state === 'on') items.push({ type: 'info', label: `Serving on ${serving.url}` });
+  if (serving?.state === 'error') items.push({ type: 'info', label: truncate(`Serving: ${serving.message}`, 80) });
   const { hotkey } = status;
   if (hotkey.state === 'failed' || hotkey.state === 'unreliable') {
     items.push({ type: 'info', label: truncate(`Shortcut: ${hotkey.message ?? hotkey.state}`, 80) });

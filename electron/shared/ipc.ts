@@ -154,7 +154,20 @@ export interface AppStatus {
   readonly hotkey: { readonly accelerator: string | null; readonly state: HotkeyState; readonly message?: string };
   /** The latest answer with the KV cache on and the latest with it off (this session), for the cache's measured effect. */
   readonly lastAnswers: { readonly cacheOn?: AnswerStatsView; readonly cacheOff?: AnswerStatsView };
+  /** Settings → Serve this model to other apps: how it is going (absent where the app cannot serve, e.g. tests' stubs). */
+  readonly serving?: ServingView;
 }
+
+/**
+ * The model served to other programs, always on 127.0.0.1: off (the default); starting on a port; waiting for a model
+ * to be loaded; on, at `url` (http://127.0.0.1:PORT/v1); or an error in one line (a port in use names the fix).
+ */
+export type ServingView =
+  | { readonly state: 'off' }
+  | { readonly state: 'starting'; readonly port: number }
+  | { readonly state: 'waiting' }
+  | { readonly state: 'on'; readonly port: number; readonly url: string }
+  | { readonly state: 'error'; readonly message: string };
 export type HotkeyState = 'registered' | 'disabled' | 'failed' | 'unreliable';
 
 /** Sent on `IpcEvent.readAhead`: the model is reading this capture while the user types (frames, then the prefill). */

@@ -280,7 +280,7 @@ export interface SetupOptions {
   readonly placeWindow?: (kind: WindowKind, bounds: Rect) => Rect;
   readonly settings?: Partial<Settings>;
   /** Real services in place of the stubs (services.ts's composition). */
-  readonly services?: Partial<Pick<AppDeps, 'engine' | 'remote' | 'serverKeys' | 'settings' | 'models' | 'history'>>;
+  readonly services?: Partial<Pick<AppDeps, 'engine' | 'remote' | 'serverKeys' | 'serving' | 'settings' | 'models' | 'history'>>;
   /** The user's answer to "send captures to this server?" (default: yes). */
   readonly confirmServer?: (server: { baseUrl: string; host: string }) => Promise<boolean>;
 }
