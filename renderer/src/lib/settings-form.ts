@@ -33,6 +33,9 @@ export interface SettingsForm {
   serverUrl: string;
   /** '' = none. */
   serverModel: string;
+  serveModel: boolean;
+  /** The port as typed ('0' = any free port). */
+  servePort: string;
 }
 /** Every form field is a setting; the confirmed servers are not on the form (only the main process writes them). */
 export type FormField = keyof SettingsForm & SettingName;
@@ -55,6 +58,8 @@ export function formFromSettings(s: Settings): SettingsForm {
     backend: s.backend,
     serverUrl: s.serverUrl ?? '',
     serverModel: s.serverModel ?? '',
+    serveModel: s.serveModel,
+    servePort: String(s.servePort),
   };
 }
 
@@ -71,7 +76,7 @@ export function numberFromText(text: string): number | null | string {
 
 /** One field's form value → the patch that would store it (before validation). */
 export function fieldPatch<K extends FormField>(field: K, value: SettingsForm[K]): SettingsPatch {
-  if ((numericFields as string[]).includes(field)) return { [field]: numberFromText(value as string) };
+  if ((numericFields as string[]).includes(field) || field === 'servePort') return { [field]: numberFromText(value as string) };
   if (field === 'model' || field === 'hotkey' || field === 'serverUrl' || field === 'serverModel') {
     const text = (value as string).trim();
     return { [field]: text === '' ? null : text };
