@@ -4,6 +4,7 @@
  * that starts while a request streams runs alongside it, and neither answer is changed by the other.
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import OpenAI from 'openai';
@@ -23,6 +24,8 @@ const replies: EngineReply[] = [];
 const timeline: string[] = [];
 /** Called with each reply as the host sends it: lets a test act at an exact moment of an answer. */
 let onReply: ((reply: EngineReply) => void) | undefined;
+/** What the model process asked to listen on, while it started serving (every TCP server listens through here). */
+const listened: unknown[][] = [];
 let nextId = 0;
 const id = (prefix = 'r') => `${prefix}${++nextId}`;
 const send = (message: UnversionedRequest) => host.handle(request(message));
@@ -42,7 +45,16 @@ beforeAll(async () => {
   });
   await send({ type: 'load', requestId: id(), dir: path.join(root, 'model'), precision: 'fp32', threads: 1 });
   const serveId = id();
-  await send({ type: 'serve', requestId: serveId, port: 0 });
+  const listen = net.Server.prototype.listen;
+  net.Server.prototype.listen = function (this: net.Server, ...args: unknown[]) {
+    listened.push(args.filter((arg) => typeof arg !== 'function'));
+    return (listen as (...a: unknown[]) => net.Server).apply(this, args);
+  } as typeof listen;
+  try {
+    await send({ type: 'serve', requestId: serveId, port: 0 });
+  } finally {
+    net.Server.prototype.listen = listen;
+  }
   const serving = replies.find((r) => r.type === 'serving' && r.requestId === serveId) as { url: string } | undefined;
   if (!serving?.url) throw new Error(`not serving: ${JSON.stringify(replies.at(-1))}`);
   client = new OpenAI({ baseURL: serving.url, apiKey: 'unused', maxRetries: 0 });
@@ -79,6 +91,12 @@ async function serverStream(maxTokens: number, onFirst?: () => void): Promise<st
   timeline.push('server end');
   return text;
 }
+
+describe('where it listens', () => {
+  it('on 127.0.0.1 only, once: no other address, not every interface', () => {
+    expect(listened).toEqual([[0, '127.0.0.1']]);
+  });
+});
 
 describe('the app and served requests share the model', () => {
   let appAlone: string;
