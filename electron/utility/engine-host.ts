@@ -176,6 +176,7 @@ export function createEngineHost(send: (message: EngineReply) => void): EngineHo
   }
 
   async function releaseModel(): Promise<void> {
+    await serving.suspend(); // its answers stop before the model they run on is released
     await stopAllAsks();
     const old = model;
     model = undefined;
@@ -194,7 +195,6 @@ export function createEngineHost(send: (message: EngineReply) => void): EngineHo
       fail(requestId, error);
     } finally {
       modelChange = undefined;
-    await serving.suspend(); // its answers stop before the model they run on is released
     }
   }
 
@@ -208,6 +208,7 @@ export function createEngineHost(send: (message: EngineReply) => void): EngineHo
         ...(device ? { device } : {}),
         ...(threads ? { threads } : {}),
       });
+      await serving.resume(model);
       post({ type: 'loaded', requestId: request.requestId, model: modelInfo(model) });
     });
   }
@@ -226,7 +227,6 @@ export function createEngineHost(send: (message: EngineReply) => void): EngineHo
     readAheads.delete(id!);
     if (entry.detail === detail) return entry.conversation;
     entry.controller.abort();
-      await serving.resume(model);
     return undefined;
   }
 
@@ -321,34 +321,6 @@ export function createEngineHost(send: (message: EngineReply) => void): EngineHo
     post({ type: 'server-image', requestId, png, width, height });
   }
 
-  function closeConversation(requestId: string, conversationId: string): void {
-    const entry = conversations.get(conversationId);
-    if (entry?.activeRequest !== undefined) asks.get(entry.activeRequest)?.controller.abort();
-    // Closing an unknown conversation is not an error: the UI may close a window after a restart forgot it.
-    conversations.delete(conversationId);
-    post({ type: 'ack', requestId });
-  }
-
-  async function dispatch(request: EngineRequest, ports: readonly ReplyPort[]): Promise<void> {
-    switch (request.type) {
-      case 'load':
-        return load(request);
-      case 'ask':
-        return ask(request, ports[0]);
-      case 'read-ahead':
-        return readAhead(request);
-      case 'cancel':
-        return cancel(request.requestId);
-      case 'unload':
-        return unload(request.requestId);
-      case 'close-conversation':
-        return closeConversation(request.requestId, request.conversationId);
-      case 'prepare-server-image':
-        return prepareServerImage(request);
-      case 'ping':
-        return post({ type: 'heartbeat', requestId: request.requestId, uptimeMs: performance.now() - started });
-    }
-  }
   // ---- Serving the model to other programs (model-serving.ts): its requests wait for the app's answers. ----
 
   const serving = new ModelServing({ waitTurn: appAnswersDone, log: (line) => console.error(line) });
@@ -380,6 +352,38 @@ export function createEngineHost(send: (message: EngineReply) => void): EngineHo
     post({ type: 'serving', requestId, url: null });
   }
 
+  function closeConversation(requestId: string, conversationId: string): void {
+    const entry = conversations.get(conversationId);
+    if (entry?.activeRequest !== undefined) asks.get(entry.activeRequest)?.controller.abort();
+    // Closing an unknown conversation is not an error: the UI may close a window after a restart forgot it.
+    conversations.delete(conversationId);
+    post({ type: 'ack', requestId });
+  }
+
+  async function dispatch(request: EngineRequest, ports: readonly ReplyPort[]): Promise<void> {
+    switch (request.type) {
+      case 'load':
+        return load(request);
+      case 'ask':
+        return ask(request, ports[0]);
+      case 'read-ahead':
+        return readAhead(request);
+      case 'cancel':
+        return cancel(request.requestId);
+      case 'unload':
+        return unload(request.requestId);
+      case 'close-conversation':
+        return closeConversation(request.requestId, request.conversationId);
+      case 'prepare-server-image':
+        return prepareServerImage(request);
+      case 'serve':
+        return serve(request);
+      case 'stop-serving':
+        return stopServing(request.requestId);
+      case 'ping':
+        return post({ type: 'heartbeat', requestId: request.requestId, uptimeMs: performance.now() - started });
+    }
+  }
 
   return {
     async handle(message, ports = []) {
@@ -395,12 +399,8 @@ export function createEngineHost(send: (message: EngineReply) => void): EngineHo
     },
     async dispose() {
       await (modelChange?.catch(() => undefined) ?? Promise.resolve());
+      await serving.stop();
       await releaseModel();
     },
   };
 }
-      case 'serve':
-        return serve(request);
-      case 'stop-serving':
-        return stopServing(request.requestId);
-      await serving.stop();
