@@ -47,6 +47,8 @@ interface ConversationEntry {
   readonly conversation: Conversation;
   /** The request currently answering in this conversation, if any: one answer at a time per conversation. */
   activeRequest: string | undefined;
+  /** The read-ahead its first ask took over, until that ask starts: cancelling the ask stops it. */
+  readAhead?: AbortController | undefined;
 }
 
 interface RunningAsk {
@@ -60,6 +62,11 @@ interface ReadAheadEntry {
   readonly conversation: Conversation;
   readonly detail: 'low' | 'high' | undefined;
   readonly controller: AbortController;
+  /**
+   * Set when an ask takes it over: its work is then that answer's own (as an encode without a read-ahead would be),
+   * so it no longer waits for other answers. Waiting would deadlock two asks that each wait for their own read-ahead.
+   */
+  claimed: boolean;
 }
 
 /** One line for the user: ScreenAskErrors already are; anything else is a bug, so say where it happened. */
@@ -119,21 +126,31 @@ export function createEngineHost(send: (message: EngineReply) => void): EngineHo
     conversations.clear();
   }
 
+  /** Lets every waiting read-ahead check again whether it may go on. */
+  function wakeReadAheads(): void {
+    for (const check of [...waitingForTurn]) check();
+  }
+
   /**
    * Resolves when no other conversation is answering. Each unit of a read-ahead (a vision call, the prefill) holds
    * this process's thread for up to seconds: between tokens of an answer streaming in another window it would stall
    * that answer, so it waits instead. An ask on the read-ahead's own conversation does not count: it waits for it.
+   * Once an ask has taken it over it waits for nothing (it is that answer's work now), and once cancelled it goes on
+   * at once to its stop, so that what it holds is freed now rather than when the other answer ends.
    */
-  function turnFor(conversation: Conversation): Promise<void> {
-    const free = () => [...asks.values()].every((ask) => ask.conversation === conversation);
+  function turnFor(entry: ReadAheadEntry): Promise<void> {
+    const free = () =>
+      entry.claimed || entry.controller.signal.aborted || [...asks.values()].every((ask) => ask.conversation === entry.conversation);
     if (free()) return Promise.resolve();
     return new Promise((resolve) => {
       const check = () => {
         if (!free()) return;
         waitingForTurn.delete(check);
+        entry.controller.signal.removeEventListener('abort', check);
         resolve();
       };
       waitingForTurn.add(check);
+      entry.controller.signal.addEventListener('abort', check);
     });
   }
 
@@ -148,12 +165,13 @@ export function createEngineHost(send: (message: EngineReply) => void): EngineHo
       conversation: model.startConversation({ image, ...(request.detail ? { detail: request.detail } : {}) }),
       detail: request.detail,
       controller: new AbortController(),
+      claimed: false,
     };
     readAheads.set(requestId, entry);
     try {
       const result = await entry.conversation.readAhead({
         signal: entry.controller.signal,
-        pause: () => turnFor(entry.conversation),
+        pause: () => turnFor(entry),
         onProgress: (progress) => post({ type: 'read-ahead-progress', requestId, progress }),
         ...(request.useCache !== undefined ? { useCache: request.useCache } : {}),
       });
@@ -220,14 +238,18 @@ export function createEngineHost(send: (message: EngineReply) => void): EngineHo
     });
   }
 
-  /** The conversation a read-ahead prepared, taken out of the read-aheads (once); none if it is gone or read another detail. */
-  function takeReadAhead(id: string | undefined, detail: 'low' | 'high' | undefined): Conversation | undefined {
+  /** The read-ahead an ask takes over, out of the read-aheads (once); none if it is gone or read another detail. */
+  function takeReadAhead(id: string | undefined, detail: 'low' | 'high' | undefined): ReadAheadEntry | undefined {
     const entry = id === undefined ? undefined : readAheads.get(id);
     if (!entry) return undefined;
     readAheads.delete(id!);
-    if (entry.detail === detail) return entry.conversation;
-    entry.controller.abort();
-    return undefined;
+    if (entry.detail !== detail) {
+      entry.controller.abort();
+      return undefined;
+    }
+    entry.claimed = true;
+    wakeReadAheads();
+    return entry;
   }
 
   function openConversation(request: AskRequest): ConversationEntry {
@@ -240,9 +262,11 @@ export function createEngineHost(send: (message: EngineReply) => void): EngineHo
         throw new ScreenAskError(`Conversation ${conversationId} already exists: use a new id to start another one.`);
       }
       const image = start.image && (start.image.kind === 'path' ? start.image.path : start.image.bytes);
+      const taken = takeReadAhead(start.readAhead, start.detail);
       const entry: ConversationEntry = {
-        conversation: takeReadAhead(start.readAhead, start.detail) ?? model.startConversation({ ...(image ? { image } : {}), ...(start.detail ? { detail: start.detail } : {}) }),
+        conversation: taken?.conversation ?? model.startConversation({ ...(image ? { image } : {}), ...(start.detail ? { detail: start.detail } : {}) }),
         activeRequest: undefined,
+        readAhead: taken?.controller,
       };
       conversations.set(conversationId, entry);
       return entry;
@@ -287,6 +311,10 @@ export function createEngineHost(send: (message: EngineReply) => void): EngineHo
       return;
     }
     const controller = new AbortController();
+    // A cancelled first ask stops the read-ahead it took over too: nobody is waiting for that work any more.
+    const takenOver = entry.readAhead;
+    entry.readAhead = undefined;
+    if (takenOver) controller.signal.addEventListener('abort', () => takenOver.abort(), { once: true });
     let finish!: () => void;
     asks.set(requestId, { controller, finished: new Promise<void>((resolve) => (finish = resolve)), conversation: entry.conversation });
     entry.activeRequest = requestId;
@@ -310,7 +338,7 @@ export function createEngineHost(send: (message: EngineReply) => void): EngineHo
       entry.activeRequest = undefined;
       asks.delete(requestId);
       finish();
-      for (const check of [...waitingForTurn]) check();
+      wakeReadAheads();
       port?.close?.();
     }
   }

@@ -56,6 +56,19 @@ function isRgb(image: ImageInput): image is RgbImage {
   return typeof image === 'object' && 'width' in image && 'data' in image;
 }
 
+/** Waits for `work` to settle (fulfilled or rejected); false when `signal` aborts first. */
+function settledUnlessAborted(work: Promise<unknown>, signal: AbortSignal | undefined): Promise<boolean> {
+  if (signal?.aborted) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const onAbort = () => resolve(false);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      () => resolve(true),
+      () => resolve(true),
+    ).finally(() => signal?.removeEventListener('abort', onAbort));
+  });
+}
+
 function commonPrefix(a: readonly number[], b: readonly number[]): number {
   let n = 0;
   while (n < a.length && n < b.length && a[n] === b[n]) n++;
@@ -169,18 +182,26 @@ export class Conversation {
     const allWarnings = [...this.model.warnings, ...warnings];
     for (const message of allWarnings) yield { type: 'warning', message };
 
+    // Nothing was asked yet (cancelled while waiting for the read-ahead or while the image was being encoded): the
+    // conversation stays as it was, and the frames already encoded are kept for the next question.
+    const cancelledBeforeAsking = (waitMs: number, imageEncodeMs: number): Answer => {
+      const result: GenerationResult = { tokenIds: [], stopReason: 'cancelled', timings: { prefillMs: 0, firstTokenMs: 0, decodeMs: 0 } };
+      const context = { promptIds: [], reused: 0, image: undefined, useCache: settings.useCache, readAhead: undefined };
+      return { text: '', tokenIds: [], promptTokenIds: [], stats: this.stats(result, { started, waitMs, imageEncodeMs, promptMs: 0 }, context), warnings: allWarnings };
+    };
+
     // A read-ahead still running: wait for it (it never starts again); if it failed, the ask meets the same problem
-    // below and reports it as its own.
-    await this.reading?.catch(() => undefined);
+    // below and reports it as its own. The ask's own signal ends the wait: the read-ahead goes on under its own.
+    if (this.reading && !(await settledUnlessAborted(this.reading, signal))) {
+      const answer = cancelledBeforeAsking(performance.now() - started, 0);
+      yield { type: 'done', answer };
+      return answer;
+    }
     const readAhead = this.turns.length === 0 ? this.readAheadDone : undefined;
     const waitMs = performance.now() - started;
     const { image, encodeMs: imageEncodeMs } = await this.encodeImage({ signal });
     if (!image && this.options.image !== undefined) {
-      // Cancelled while the image was being encoded: nothing was asked yet, so the conversation stays as it was
-      // (the frames already encoded are kept for the next question).
-      const result: GenerationResult = { tokenIds: [], stopReason: 'cancelled', timings: { prefillMs: 0, firstTokenMs: 0, decodeMs: 0 } };
-      const context = { promptIds: [], reused: 0, image: undefined, useCache: settings.useCache, readAhead: undefined };
-      const answer: Answer = { text: '', tokenIds: [], promptTokenIds: [], stats: this.stats(result, { started, waitMs, imageEncodeMs, promptMs: 0 }, context), warnings: allWarnings };
+      const answer = cancelledBeforeAsking(waitMs, imageEncodeMs);
       yield { type: 'done', answer };
       return answer;
     }

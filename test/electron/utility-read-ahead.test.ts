@@ -15,6 +15,8 @@ let root: string;
 let png: Uint8Array;
 let host: EngineHost;
 const replies: EngineReply[] = [];
+/** Called with each reply as the host sends it (inside the host's own call): lets a test act at an exact moment. */
+let onReply: ((reply: EngineReply) => void) | undefined;
 let nextId = 0;
 const id = (prefix = 'r') => `${prefix}${++nextId}`;
 const of = (requestId: string) => replies.filter((r) => 'requestId' in r && r.requestId === requestId);
@@ -29,6 +31,7 @@ beforeAll(async () => {
     const parsed = parseReply(message);
     if (!parsed.ok) throw new Error(`host sent an invalid reply: ${parsed.error}`);
     replies.push(message);
+    onReply?.(message);
   });
   await send({ type: 'load', requestId: id(), dir: path.join(root, 'model'), precision: 'fp32', threads: 1 });
 });
@@ -76,6 +79,76 @@ describe('read-ahead in the model process', () => {
     const firstProgress = order.findIndex((r) => r.requestId === ahead && r.type === 'read-ahead-progress');
     expect(lastToken).toBeGreaterThan(0);
     expect(firstProgress).toBeGreaterThan(lastToken);
+  });
+
+  it('two asks that each took over a read-ahead still running both answer (neither waits for the other)', async () => {
+    const [a, b] = [id('ahead'), id('ahead')];
+    const [askA, askB] = [id('ask'), id('ask')];
+    const high = new Uint8Array(await readFile(await writeScreenshotLike(path.join(root, 'two-a.png'), 1300, 720)));
+    const low = new Uint8Array(await readFile(await writeScreenshotLike(path.join(root, 'two-b.png'), 901, 500)));
+    const sent: Promise<void>[] = [];
+    // At A's first frame: the user asks about A, captures B at once and asks about it too, before A's frames are read.
+    const asked = new Promise<void>((resolve) => {
+      onReply = (r) => {
+        if (r.type !== 'read-ahead-progress' || r.requestId !== a) return;
+        onReply = undefined;
+        const startA = { image: { kind: 'png' as const, bytes: high }, detail: 'high' as const, readAhead: a };
+        sent.push(send({ type: 'ask', requestId: askA, conversationId: id('c'), start: startA, question: 'What is this?', options }));
+        sent.push(send({ type: 'read-ahead', requestId: b, image: { kind: 'png', bytes: low }, detail: 'low' }));
+        const startB = { image: { kind: 'png' as const, bytes: low }, detail: 'low' as const, readAhead: b };
+        sent.push(send({ type: 'ask', requestId: askB, conversationId: id('c'), start: startB, question: 'And this?', options }));
+        resolve();
+      };
+    });
+    const readingA = send({ type: 'read-ahead', requestId: a, image: { kind: 'png', bytes: high }, detail: 'high' });
+    await asked;
+    let timer: NodeJS.Timeout | undefined;
+    const stuck = new Promise((r) => (timer = setTimeout(() => r('stuck: each waits for the other'), 30_000)));
+    const outcome = await Promise.race([Promise.all([readingA, ...sent]).then(() => 'answered'), stuck]);
+    clearTimeout(timer);
+    expect(outcome).toBe('answered');
+    expect(sent).toHaveLength(3);
+    for (const [ask, ahead] of [[askA, a], [askB, b]] as const) {
+      const done = of(ahead).find((r) => r.type === 'read-ahead-done') as { tokens: number; stopped: boolean };
+      expect(done).toMatchObject({ stopped: false });
+      expect(doneOf(ask)!.answer.stats).toMatchObject({ stopReason: expect.not.stringMatching(/cancelled/), readAhead: { tokens: done.tokens } });
+    }
+  });
+
+  it('a first ask cancelled while its read-ahead runs stops that read-ahead too', async () => {
+    const ahead = id('ahead');
+    const asked = id('ask');
+    const bytes = new Uint8Array(await readFile(await writeScreenshotLike(path.join(root, 'cancelled-ask.png'), 1302, 720)));
+    const sent: Promise<void>[] = [];
+    // At the first frame the user asks, then dismisses the question (Stop, a new capture, the window closed).
+    onReply = (r) => {
+      if (r.type !== 'read-ahead-progress' || r.requestId !== ahead) return;
+      onReply = undefined;
+      sent.push(send({ type: 'ask', requestId: asked, conversationId: id('c'), start: { image: { kind: 'png', bytes }, detail: 'high', readAhead: ahead }, question: 'q', options }));
+      sent.push(send({ type: 'cancel', requestId: asked }));
+    };
+    await send({ type: 'read-ahead', requestId: ahead, image: { kind: 'png', bytes }, detail: 'high' });
+    await Promise.all(sent);
+    expect(doneOf(asked)!.answer.stats).toMatchObject({ stopReason: 'cancelled', generatedTokens: 0 });
+    expect(of(ahead).find((r) => r.type === 'read-ahead-done')).toMatchObject({ stopped: true, tokens: 0 });
+    // Not all 13 frames: it stopped at the next frame after the cancel.
+    expect(of(ahead).filter((r) => r.type === 'read-ahead-progress').length).toBeLessThan(13);
+  });
+
+  it('dismissed while it waits for another answer, it ends at once instead of when that answer does', async () => {
+    const bytes = new Uint8Array(await readFile(await writeScreenshotLike(path.join(root, 'dismissed.png'), 903, 500)));
+    const asking = id('ask');
+    const answering = send({ type: 'ask', requestId: asking, conversationId: id('c'), start: {}, question: 'Tell me a long story.', options: { maxNewTokens: 400, temperature: 0 } });
+    const ahead = id('ahead');
+    const reading = send({ type: 'read-ahead', requestId: ahead, image: { kind: 'png', bytes }, detail: 'low' });
+    await send({ type: 'cancel', requestId: ahead });
+    await reading;
+    expect(of(ahead).find((r) => r.type === 'read-ahead-done')).toMatchObject({ stopped: true });
+    // The answer is still going: the dismissed read-ahead did not wait for its end.
+    expect(doneOf(asking)).toBeUndefined();
+    await send({ type: 'cancel', requestId: asking });
+    await answering;
+    expect(doneOf(asking)!.answer.stats.stopReason).toBe('cancelled');
   });
 
   it('cancelled mid-way, it is dropped: an ask naming it starts afresh', async () => {

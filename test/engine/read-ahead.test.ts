@@ -141,6 +141,31 @@ describe('read-ahead, stopped', () => {
     expect(progress.map((p) => p.stage)).toEqual(['encoding', 'prefill', 'ready']);
   });
 
+  it('an ask cancelled while it waits for the read-ahead ends at once; the read-ahead goes on, and the next ask uses it', async () => {
+    const model = models.smolvlm;
+    model.clearImageCache();
+    const plain = await collectAnswer(model.startConversation({ image, detail: 'low' }).ask(question, ask));
+    model.clearImageCache();
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const conversation = model.startConversation({ image, detail: 'low' });
+    // Held at its first pause point (as the model process holds it while another window's answer streams).
+    const reading = conversation.readAhead({ pause: () => gate });
+    const stop = new AbortController();
+    const waiting = collectAnswer(conversation.ask(question, { ...ask, signal: stop.signal }));
+    await new Promise((r) => setTimeout(r, 20));
+    stop.abort();
+    const outcome = await Promise.race([waiting, new Promise<'still waiting'>((r) => setTimeout(() => r('still waiting'), 5_000))]);
+    release();
+    expect(outcome).toMatchObject({ tokenIds: [], stats: { stopReason: 'cancelled', generatedTokens: 0 } });
+    expect(conversation.history).toEqual([]);
+    const result = await reading;
+    expect(result.stopped).toBe(false);
+    const answer = await collectAnswer(conversation.ask(question, ask));
+    expect(answer.tokenIds).toEqual(plain.tokenIds);
+    expect(answer.stats.readAhead?.tokens).toBe(result.tokens);
+  });
+
   it('an ask cancelled while its image is still encoding leaves the conversation as it was', async () => {
     const model = models.smolvlm;
     model.clearImageCache();
@@ -155,6 +180,34 @@ describe('read-ahead, stopped', () => {
 });
 
 describe('SmolVLM frame by frame', () => {
+  it('loading runs one vision call, of the shape every high-detail frame has (none with warmUp: false)', async () => {
+    // Every session's run, the ones load opens included (the class is typed as a factory: its prototype is there).
+    const { default: ort } = await import('onnxruntime-node');
+    const sessions = (ort.InferenceSession as unknown as { prototype: ort.InferenceSession }).prototype;
+    const visionRuns: (readonly number[])[] = [];
+    const run = sessions.run;
+    sessions.run = function (this: ort.InferenceSession, feeds: ort.InferenceSession.FeedsType, ...rest: unknown[]) {
+      const pixels = (feeds as Record<string, ort.Tensor | undefined>).pixel_values;
+      if (pixels) visionRuns.push(pixels.dims);
+      return (run as (...args: unknown[]) => ReturnType<typeof run>).call(this, feeds, ...rest);
+    } as typeof run;
+    try {
+      const warm = await loadModel(path.join(root, 'smolvlm'), { precision: 'fp32' });
+      await warm.dispose();
+      const { family } = (models.smolvlm as unknown as { loaded: LoadedModel }).loaded;
+      const { loadImage } = await import('../../native-models/image/load-image.js');
+      const highFrames = family.visionCalls(await family.prepareImage(await loadImage(image), 'high'));
+      expect(highFrames.length).toBeGreaterThan(1);
+      expect(visionRuns).toEqual([highFrames[0]!.pixel_values!.dims]);
+      visionRuns.length = 0;
+      const cold = await loadModel(path.join(root, 'smolvlm'), { precision: 'fp32', warmUp: false });
+      await cold.dispose();
+      expect(visionRuns).toEqual([]);
+    } finally {
+      sessions.run = run;
+    }
+  });
+
   it('one vision call per frame gives, bit for bit, the features of one call over all frames', async () => {
     const { family, graphs } = (models.smolvlm as unknown as { loaded: LoadedModel }).loaded;
     const { loadImage } = await import('../../native-models/image/load-image.js');
