@@ -13,7 +13,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   PRECISIONS as ALL,
   PRECISION_SUFFIX,
-  QWEN_DECODER_LAYOUT,
   QWEN_EMBED_WEIGHT,
   TINY_DIMS,
   mropePositions,
@@ -45,7 +44,7 @@ import {
   type CacheArgs,
 } from './support/fixture-graphs.js';
 import { cosine, expectClose, maxAbsDiff } from './support/float-compare.js';
-import { referenceDecoder as llamaReference } from './support/reference-decoder.js';
+import { qwenReferenceDecoder as referenceDecoder } from './support/reference-decoder.js';
 import { layerNorm, matVec, rmsNorm, rotate, silu } from './support/reference-math.js';
 import { QWEN2_VL_2B_PREPROCESSOR_CONFIG } from './support/published-configs.js';
 import { runScript } from './support/run-script.js';
@@ -143,17 +142,6 @@ function erf(x: number): number {
   let f = 0;
   for (let n = 60; n >= 1; n--) f = n / 2 / (ax + f);
   return Math.sign(x) * (1 - Math.exp(-ax * ax) / Math.sqrt(Math.PI) / (ax + f));
-}
-
-/** Qwen2 decoder forward (HF Qwen2VLModel text part, no cache) from input embeddings and 3-D positions. */
-function referenceDecoder(info: Qwen2VlFixtureInfo, embeds: Float64Array[], positions: [number[], number[], number[]]): Float64Array[] {
-  const t = info.dims.text;
-  // apply_multimodal_rotary_pos_emb: frequency j (of head_dim/2) belongs to mrope chunk k and takes axis k's position.
-  const axisOf: number[] = [];
-  t.mropeSection.forEach((len, k) => axisOf.push(...new Array<number>(len).fill(k)));
-  const anglesAt = (s: number): number[] =>
-    axisOf.map((axis, j) => (positions[axis as 0 | 1 | 2][s] as number) / t.ropeTheta ** ((2 * j) / t.headDim));
-  return llamaReference({ seed: info.seed, text: t, vocabSize: info.vocabSize, layout: QWEN_DECODER_LAYOUT }, embeds, anglesAt);
 }
 
 /**

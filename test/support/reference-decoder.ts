@@ -8,6 +8,7 @@ import { DEFAULT_DECODER_LAYOUT, QK_GAIN, type DecoderLayout, type TextDims } fr
 import { EMBED_STD, EMBED_WEIGHT } from '../fixtures/shared/embed.js';
 import { BIAS_STD, NORM_WEIGHT_STD } from '../fixtures/shared/layers.js';
 import { randomTensor } from '../fixtures/shared/rng.js';
+import { QWEN_DECODER_LAYOUT, type Qwen2VlFixtureInfo } from '../fixtures/qwen2vl/generate.js';
 import type { SmolVlmFixtureInfo } from '../fixtures/smolvlm/generate.js';
 import { matVec, ropeAngles, rmsNorm, rotate, silu } from './reference-math.js';
 
@@ -89,4 +90,15 @@ export function smolVlmReferenceLogits(info: SmolVlmFixtureInfo, ids: readonly n
   const embeds = ids.map((id) => Float64Array.from(table.subarray(id * H, (id + 1) * H)));
   const model = { seed: info.seed, text: t, vocabSize: info.vocabSize, layout: DEFAULT_DECODER_LAYOUT };
   return referenceDecoder(model, embeds, (s) => ropeAngles(s, t.ropeTheta, t.headDim));
+}
+
+/** Qwen2 decoder forward (HF Qwen2VLModel text part, no cache) from input embeddings and 3-D positions. */
+export function qwenReferenceDecoder(info: Qwen2VlFixtureInfo, embeds: Float64Array[], positions: [number[], number[], number[]]): Float64Array[] {
+  const t = info.dims.text;
+  // apply_multimodal_rotary_pos_emb: frequency j (of head_dim/2) belongs to mrope chunk k and takes axis k's position.
+  const axisOf: number[] = [];
+  t.mropeSection.forEach((len, k) => axisOf.push(...new Array<number>(len).fill(k)));
+  const anglesAt = (s: number): number[] =>
+    axisOf.map((axis, j) => (positions[axis as 0 | 1 | 2][s] as number) / t.ropeTheta ** ((2 * j) / t.headDim));
+  return referenceDecoder({ seed: info.seed, text: t, vocabSize: info.vocabSize, layout: QWEN_DECODER_LAYOUT }, embeds, anglesAt);
 }
