@@ -50,17 +50,17 @@ interface TraceEvent {
   readonly args?: { readonly op_name?: string };
 }
 
-/** Times every call of a session's `run` into `sink` (the bench reaches into the loaded model for this). */
-function timeRuns(session: { run: (...args: never[]) => Promise<unknown> }, sink: number[]): void {
-  const run = session.run.bind(session) as (...args: unknown[]) => Promise<unknown>;
-  session.run = (async (...args: unknown[]) => {
+/** Times every call of an object's `run` (or `embed`) into `sink` (the bench reaches into the loaded model for this). */
+function timeRuns<K extends 'run' | 'embed'>(target: Record<K, (...args: never[]) => Promise<unknown>>, sink: number[], method: K): void {
+  const run = target[method].bind(target) as (...args: unknown[]) => Promise<unknown>;
+  target[method] = (async (...args: unknown[]) => {
     const start = performance.now();
     try {
       return await run(...args);
     } finally {
       sink.push(performance.now() - start);
     }
-  }) as typeof session.run;
+  }) as (typeof target)[K];
 }
 
 /** Kernel time per op type over the decode runs (every model_run after the first, which is the prefill). */
@@ -145,8 +145,8 @@ async function measureStep(
     await drain(model, options, 4);
     const decoderRuns: number[] = [];
     const embedRuns: number[] = [];
-    timeRuns(graphs.decoder, decoderRuns);
-    timeRuns(graphs.embed, embedRuns);
+    timeRuns(graphs.decoder, decoderRuns, 'run');
+    timeRuns(graphs.embed, embedRuns, 'embed');
     const tokenTimes = await drain(model, options, steps + 1);
     if (profilePrefix) graphs.decoder.endProfiling();
     // Per decode step: the first token comes from the prefill, each later one from one decoder step.

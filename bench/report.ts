@@ -636,7 +636,7 @@ export function formatProfile(p: StepProfile): string {
     `  decoder session.run   ${ms(p.decoderRunMs).padStart(10)}  ${share(p.decoderRunMs).padStart(4)}  (${p.kernelsPerStep.toFixed(0)} kernels)`,
     `    kernels             ${ms(p.decoderKernelMs).padStart(10)}  ${share(p.decoderKernelMs).padStart(4)}  (estimated: the traced run's kernel share of session.run)`,
     `    session overhead    ${ms(p.sessionOverheadMs).padStart(10)}  ${share(p.sessionOverheadMs).padStart(4)}  (inputs in, outputs copied out, dispatch)`,
-    `  embedding session.run ${ms(p.embedRunMs).padStart(10)}  ${share(p.embedRunMs).padStart(4)}`,
+    `  embedding lookup      ${ms(p.embedRunMs).padStart(10)}  ${share(p.embedRunMs).padStart(4)}`,
     `  JavaScript            ${ms(p.javascriptMs).padStart(10)}  ${share(p.javascriptMs).padStart(4)}  (inputs, logits row, sampling, cache bookkeeping)`,
     `    of which sampling   ${ms(p.samplerMs).padStart(10)}  ${share(p.samplerMs).padStart(4)}  (greedy + repetition penalty, measured alone)`,
     '  kernels by op type (per step; times scaled from the traced run, counts exact):',

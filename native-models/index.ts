@@ -41,6 +41,11 @@ export class Model {
   get decoderRewrites(): { readonly applied: readonly string[]; readonly skipped: readonly string[] } {
     return this.loaded.graphs.rewrites;
   }
+  /** How token ids become embedding rows: the table read at load, or the embed_tokens graph and why. */
+  get tokenEmbedding(): { readonly via: 'table' | 'graph'; readonly reason?: string } {
+    const { via, reason } = this.loaded.graphs.embed;
+    return reason === undefined ? { via } : { via, reason };
+  }
   get warnings(): readonly string[] {
     return this.loaded.warnings;
   }

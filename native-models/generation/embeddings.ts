@@ -1,13 +1,11 @@
 import type ort from 'onnxruntime-node';
 import { ScreenAskError } from '../model/errors.js';
 import type { ModelGraphs } from '../model/graphs.js';
-import { floatsAs, int64Tensor, type FloatData } from '../runtime/tensors.js';
+import { floatsAs, type FloatData } from '../runtime/tensors.js';
 
 /** Token ids → embedding rows [ids.length × hidden], in the decoder's inputs_embeds dtype. */
 export async function embedTokens(graphs: ModelGraphs, ids: readonly number[]): Promise<FloatData> {
-  const out = await graphs.embed.run({ input_ids: int64Tensor(ids, [1, ids.length]) });
-  const embeds = out.inputs_embeds ?? Object.values(out)[0]!;
-  return floatsAs(embeds, graphs.signature.embedsType);
+  return floatsAs(await graphs.embed.embed(ids), graphs.signature.embedsType);
 }
 
 /** One vision graph call (feeding the inputs it declares) → its image features, in the decoder's embeds dtype. */

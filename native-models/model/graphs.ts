@@ -5,12 +5,14 @@ import type { TextDims } from './config.js';
 import type { GraphFiles } from './layout.js';
 import { readDecoderSignature, type DecoderSignature } from '../runtime/decoder-signature.js';
 import { rewriteDecoder } from '../runtime/onnx/decoder-rewrite.js';
+import { openTokenEmbedder, type TokenEmbedder } from './token-embedder.js';
 import { openSession, type Device, type GraphVariant, type LoadedSession, type SessionSettings } from '../runtime/session.js';
 
 /** The three sessions of a loaded model and what the decoder declares. Owned by the loaded model, shared by answers. */
 export interface ModelGraphs {
   readonly vision: ort.InferenceSession;
-  readonly embed: ort.InferenceSession;
+  /** Token ids → embedding rows: a table read at load, or the embed_tokens graph (see token-embedder.ts). */
+  readonly embed: TokenEmbedder;
   readonly decoder: ort.InferenceSession;
   readonly signature: DecoderSignature;
   readonly hiddenSize: number;
@@ -57,10 +59,11 @@ async function prepareRewrite(file: string, dims: TextDims): Promise<PreparedDec
     ...(result.cacheReadInPlace ? ['cache-read-in-place'] : []),
     ...(result.lastRowLogits ? ['last-row-logits'] : []),
   ];
+  const skipped = result.skipped;
   const variant: GraphVariant = result.hasExternalData
     ? { model: result.model, options: { extra: { session: { model_external_initializers_file_folder_path: path.dirname(file) } } } }
     : { model: result.model };
-  return { variant, ...(result.newKv ? { newKv: result.newKv } : {}), rewrites: { applied, skipped: result.skipped } };
+  return { variant, ...(result.newKv ? { newKv: result.newKv } : {}), rewrites: { applied, skipped } };
 }
 
 /**
@@ -107,10 +110,10 @@ export async function openGraphs(
   const decoder = await openDecoder(files.decoder_model_merged, settings, dims, rewriteDecoder);
   try {
     const same = { ...settings, device: decoder.provider };
-    const [vision, embed] = await Promise.all([openSession(files.vision_encoder, same), openSession(files.embed_tokens, same)]);
+    const [vision, embed] = await Promise.all([openSession(files.vision_encoder, same), openTokenEmbedder(files.embed_tokens, same)]);
     return {
       vision: vision.session,
-      embed: embed.session,
+      embed,
       decoder: decoder.session,
       signature: readDecoderSignature(decoder.session, dims, decoder.newKv, decoder.presentOnDevice),
       hiddenSize: dims.hiddenSize,
