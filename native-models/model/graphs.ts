@@ -5,6 +5,7 @@ import type { TextDims } from './config.js';
 import type { GraphFiles } from './layout.js';
 import { readDecoderSignature, type DecoderSignature } from '../runtime/decoder-signature.js';
 import { rewriteDecoder } from '../runtime/onnx/decoder-rewrite.js';
+import { fuseProjections } from '../runtime/onnx/projection-fusion.js';
 import { openTokenEmbedder, type TokenEmbedder } from './token-embedder.js';
 import { openSession, type Device, type GraphVariant, type LoadedSession, type SessionSettings } from '../runtime/session.js';
 
@@ -54,15 +55,22 @@ async function prepareRewrite(file: string, dims: TextDims): Promise<PreparedDec
     // An unreadable graph: let the runtime open the original, which reports a damaged file in its own words.
     return unchanged(file, `cannot parse the graph (${(error as Error).message})`);
   }
+  let fusion;
+  try {
+    fusion = fuseProjections(result.model, path.dirname(file));
+  } catch (error) {
+    fusion = { model: result.model, groups: 0, skipped: `cannot read the weights (${(error as Error).message})` };
+  }
   const applied = [
     ...(result.newKv ? ['new-kv-outputs'] : []),
     ...(result.cacheReadInPlace ? ['cache-read-in-place'] : []),
     ...(result.lastRowLogits ? ['last-row-logits'] : []),
+    ...(fusion.groups > 0 ? ['fused-projections'] : []),
   ];
-  const skipped = result.skipped;
+  const skipped = [...result.skipped, ...(fusion.skipped ? [`fused projections: ${fusion.skipped}`] : [])];
   const variant: GraphVariant = result.hasExternalData
-    ? { model: result.model, options: { extra: { session: { model_external_initializers_file_folder_path: path.dirname(file) } } } }
-    : { model: result.model };
+    ? { model: fusion.model, options: { extra: { session: { model_external_initializers_file_folder_path: path.dirname(file) } } } }
+    : { model: fusion.model };
   return { variant, ...(result.newKv ? { newKv: result.newKv } : {}), rewrites: { applied, skipped } };
 }
 

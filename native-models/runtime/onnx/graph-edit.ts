@@ -1,5 +1,5 @@
 import { GraphField, ModelField, NodeField, TensorField, ValueInfoField, type GraphView } from './graph-view.js';
-import { fields, MessageWriter, WireType } from './wire.js';
+import { fields, fieldString, MessageWriter, WireType } from './wire.js';
 
 const onnxInt64 = 7;
 const onnxFloat = 1;
@@ -20,6 +20,14 @@ export interface Int64Initializer {
   readonly values: readonly bigint[];
 }
 
+/** An initializer of any element type, given as its little-endian bytes (e.g. concatenated weights). */
+export interface RawInitializer {
+  readonly name: string;
+  readonly dataType: number;
+  readonly dims: readonly number[];
+  readonly bytes: Uint8Array;
+}
+
 /** What an edit changes; everything else is copied through byte for byte. */
 export interface GraphEdits {
   /** Graph outputs to replace: old name → new output tensor (typed with the given ONNX element type). */
@@ -30,6 +38,9 @@ export interface GraphEdits {
   /** Node indices to drop (their outputs must be produced by an added node or be unused). */
   readonly removeNodes?: ReadonlySet<number>;
   readonly addInitializers?: readonly Int64Initializer[];
+  readonly addRawInitializers?: readonly RawInitializer[];
+  /** Initializers no node reads any more (their bytes are left out of the new model). */
+  readonly removeInitializers?: ReadonlySet<string>;
 }
 
 export const elemTypes = { float: onnxFloat, float16: 10, int64: onnxInt64 } as const;
@@ -49,12 +60,29 @@ function int64Tensor({ name, values }: Int64Initializer): MessageWriter {
     .bytes(TensorField.rawData, raw);
 }
 
+function rawTensor({ name, dataType, dims, bytes }: RawInitializer): MessageWriter {
+  const tensor = new MessageWriter();
+  for (const dim of dims) tensor.varint(TensorField.dims, dim);
+  return tensor.varint(TensorField.dataType, dataType).string(TensorField.name, name).bytes(TensorField.rawData, bytes);
+}
+
 const attributeInt = 2; // AttributeProto.AttributeType.INT
 const attributeInts = 7; // AttributeProto.AttributeType.INTS
 
+/** A negative int64 is a ten-byte varint of its two's complement (e.g. axis -1). */
+function int64Varint(value: number): Uint8Array {
+  const out: number[] = [];
+  let v = BigInt.asUintN(64, BigInt(value));
+  while (v >= 0x80n) {
+    out.push(Number(v & 0x7fn) | 0x80);
+    v >>= 7n;
+  }
+  out.push(Number(v));
+  return Uint8Array.from(out);
+}
+
 function intAttribute(name: string, value: number): MessageWriter {
-  if (value < 0) throw new Error('negative attribute values are not supported'); // none of our edits needs them
-  return new MessageWriter().string(1, name).varint(3, value).varint(20, attributeInt);
+  return new MessageWriter().string(1, name).raw(Uint8Array.of(3 * 8)).raw(int64Varint(value)).varint(20, attributeInt);
 }
 
 function intsAttribute(name: string, values: readonly number[]): MessageWriter {
@@ -86,6 +114,11 @@ function rewiredNode(model: Uint8Array, start: number, end: number, inputs: read
   return message;
 }
 
+function initializerName(model: Uint8Array, start: number, end: number): string {
+  for (const t of fields(model, start, end)) if (t.number === TensorField.name && t.wireType === WireType.Bytes) return fieldString(model, t);
+  return '';
+}
+
 /** A new model with the edits applied. New nodes are appended after the existing ones (ONNX needs no order). */
 export function editGraph(view: GraphView, edits: GraphEdits): Uint8Array {
   const { model, graphField } = view;
@@ -100,6 +133,9 @@ export function editGraph(view: GraphView, edits: GraphEdits): Uint8Array {
       else graph.raw(model.subarray(f.start, f.end));
       continue;
     }
+    if (f.number === GraphField.initializer && f.wireType === WireType.Bytes && edits.removeInitializers?.size) {
+      if (edits.removeInitializers.has(initializerName(model, f.valueStart, f.end))) continue;
+    }
     if (f.number === GraphField.output && f.wireType === WireType.Bytes) {
       const name = view.outputs.find((o) => o.field.start === f.start)?.name ?? '';
       const replacement = edits.outputs?.get(name);
@@ -111,6 +147,7 @@ export function editGraph(view: GraphView, edits: GraphEdits): Uint8Array {
   }
   for (const node of edits.addNodes ?? []) graph.bytes(GraphField.node, nodeMessage(node));
   for (const init of edits.addInitializers ?? []) graph.bytes(GraphField.initializer, int64Tensor(init));
+  for (const init of edits.addRawInitializers ?? []) graph.bytes(GraphField.initializer, rawTensor(init));
 
   const out = new MessageWriter();
   for (const f of fields(model)) {
