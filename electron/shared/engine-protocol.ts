@@ -86,7 +86,8 @@ export const askRequestSchema = z.object({
 /**
  * Reads a capture ahead of its first question: encodes the image and prefills the prompt up to the question, while
  * the user types. Replies: `read-ahead-progress`, then `read-ahead-done` (or `error`). Its work waits whenever an ask
- * is answering in another conversation. An ask whose `start.readAhead` names it takes over what it prepared.
+ * is answering in another conversation. An ask whose `start.readAhead` names it takes over what it prepared. From
+ * then on the work belongs to that ask: it stops waiting, and cancelling the ask cancels it.
  */
 export const readAheadRequestSchema = z.object({
   v: version,
