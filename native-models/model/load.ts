@@ -30,7 +30,7 @@ export interface LoadOptions {
   readonly imagePixels?: ImagePixelBudget;
   /** The GPU providers `device: 'auto'` tries, best first, before falling back to the CPU (default: per platform). */
   readonly autoProviders?: readonly Exclude<Device, 'auto' | 'cpu'>[];
-  /** Run the vision encoder once on a blank image at load, so the first capture is not slower (default: on). */
+  /** Run the vision encoder once on a blank image after the load, in the background, so the first capture is not slower (default: on). */
   readonly warmUp?: boolean;
   /** Diagnostics (the bench's --profile): onnxruntime kernel traces under this path prefix; see SessionSettings. */
   readonly profilePrefix?: string;
@@ -53,6 +53,11 @@ export interface LoadedModel {
   readonly warnings: readonly string[];
   /** Set once the sessions are released. */
   readonly state: { closed: boolean };
+  /**
+   * The vision warm-up, started at load and left to finish in the background (it never rejects): a user needs a
+   * capture and a question before the vision graph is wanted, so the load does not wait for it. Closing waits for it.
+   */
+  readonly warmUp: Promise<void>;
 }
 
 // CPUs run integer kernels fastest (see the runtime notes); GPUs want half precision.
@@ -95,7 +100,8 @@ export async function openModel(dir: string, options: LoadOptions = {}): Promise
     dims,
     { rewriteDecoder: options.rewriteDecoder ?? true },
   );
-  if (options.warmUp ?? true) await warmUpVision(family, graphs);
+  // An optimisation only: a failure here shows up, with its own words, on the first real image.
+  const warmUp = options.warmUp ?? true ? warmUpVision(family, graphs).catch(() => undefined) : Promise.resolve();
   const warnings = graphs.fallbackReason
     ? [`No GPU execution provider could run this model (${graphs.fallbackReason}); running on the CPU.`]
     : [];
@@ -111,6 +117,7 @@ export async function openModel(dir: string, options: LoadOptions = {}): Promise
     imageCache: new ImageFeatureCache(),
     warnings,
     state: { closed: false },
+    warmUp,
   };
 }
 
@@ -118,5 +125,7 @@ export async function closeModel(model: LoadedModel): Promise<void> {
   if (model.state.closed) return;
   model.state.closed = true;
   model.imageCache.clear();
+  // A session must not be released under a running call.
+  await model.warmUp;
   await releaseGraphs(model.graphs);
 }
