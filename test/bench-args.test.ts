@@ -117,6 +117,7 @@ describe('goals and ratios per family', () => {
       vsTransformersJsLow: 'decode tok/s, q8, low detail, 128 new: ours / transformers.js',
       vsTransformersJsHigh: 'decode tok/s, q8, high detail, 128 new: ours / transformers.js',
       rooflineFraction: 'decode tok/s, fp32, low detail, 128 new: ours / bandwidth roofline',
+      rooflineFractionQ8Low: 'decode tok/s, q8, low detail, 128 new: ours / bandwidth roofline',
       ttftLowMs: 'time to first token, ours, q8, low detail (ms)',
       followUpTtftRatio: 'second ask on the same conversation: TTFT / first TTFT (ours, q8, low)',
       rewriteSpeedupHigh: 'decode tok/s, q8, high detail, 128 new: rewritten decoder / stock graph',
@@ -124,6 +125,7 @@ describe('goals and ratios per family', () => {
       preReadTtftLow: 'TTFT from the ask, ours, q8, low detail: capture read while typing / not read ahead',
       peakRssHighVsTransformersJs: 'peak RSS, q8 (runs up to high detail): ours / transformers.js',
       coldHighTtftPenalty: 'TTFT of the first high-detail question after the load / the later ones (ours, q8, no read-ahead)',
+      loadVsTransformersJs: 'load time, q8 (loadModel / from_pretrained, median over workers): ours / transformers.js',
     });
     const qwen = goalsFor(QWEN_KEY_SCENARIOS);
     expect(qwen.cachedVsUncached.what).toBe('decode tok/s, fp32, low detail, 32 new: cache on / cache off');

@@ -113,6 +113,8 @@ describe('bench report', () => {
     expect(ratios.followUpTtftRatio).toBeCloseTo(0.05, 9);
     expect(ratios.rooflineFraction).toBeCloseTo(40 / rows.find((r) => r.cache === 'on' && r.precision === 'fp32')!.rooflineTokensPerSecond!, 9);
     expect(computeRatios(rows, runs, null).rooflineFraction).toBeNull();
+    expect(ratios.rooflineFractionQ8Low).toBeCloseTo(80 / rows.find((r) => r.engine === 'ours' && r.precision === 'q8' && r.detail === 'low')!.rooflineTokensPerSecond!, 9);
+    expect(ratios.loadVsTransformersJs).toBeNull(); // no workers given
     expect([ratios.preReadTtftHigh, ratios.preReadTtftLow, ratios.peakRssHighVsTransformersJs, ratios.coldHighTtftPenalty]).toEqual([null, null, null, null]);
   });
 
@@ -130,14 +132,15 @@ describe('bench report', () => {
     // The impatient row is its own row, not folded into either.
     expect(rows.filter((r) => r.detail === 'high').map((r) => r.readAheadMs)).toEqual([undefined, 10_000, 0]);
     const workers = [
-      { engine: 'ours', precision: 'q8', loadMs: 1, peakRssBytes: 1.5e9 },
-      { engine: 'transformers.js', precision: 'q8', loadMs: 1, peakRssBytes: 2e9 },
-      { engine: 'transformers.js', precision: 'q8', loadMs: 1, peakRssBytes: 3e9 },
+      { engine: 'ours', precision: 'q8', loadMs: 1200, peakRssBytes: 1.5e9 },
+      { engine: 'transformers.js', precision: 'q8', loadMs: 1000, peakRssBytes: 2e9 },
+      { engine: 'transformers.js', precision: 'q8', loadMs: 2000, peakRssBytes: 3e9 },
     ] as const;
     const ratios = computeRatios(rows, runs, 30, k, workers);
     expect(ratios.preReadTtftHigh).toBeCloseTo(150 / 8000, 9);
     expect(ratios.preReadTtftLow).toBeCloseTo(40 / 500, 9);
     expect(ratios.peakRssHighVsTransformersJs).toBeCloseTo(0.5, 9);
+    expect(ratios.loadVsTransformersJs).toBeCloseTo(1200 / 1500, 9); // transformers.js: the median of its two workers
     expect(ratios.coldHighTtftPenalty).toBeCloseTo(9000 / 7500, 9);
     expect(formatRows(rows)).toMatch(/typing/);
   });
@@ -149,6 +152,7 @@ describe('bench report', () => {
         vsTransformersJsLow: 1.2,
         vsTransformersJsHigh: null,
         rooflineFraction: 0.8,
+        rooflineFractionQ8Low: 0.4,
         ttftLowMs: 1200,
         followUpTtftRatio: 0.05,
         rewriteSpeedupHigh: 1.5,
@@ -156,6 +160,7 @@ describe('bench report', () => {
         preReadTtftLow: 0.2,
         peakRssHighVsTransformersJs: 0.7,
         coldHighTtftPenalty: 1.1,
+        loadVsTransformersJs: 1,
       },
       { vsTransformersJsHigh: 'transformers.js failed' },
     );
@@ -168,6 +173,7 @@ describe('bench report', () => {
     expect(byName.followUpTtftRatio!.met).toBe(true); // ≤ 0.1
     expect([byName.preReadTtftHigh!.met, byName.preReadTtftLow!.met]).toEqual([true, false]); // ≤ 0.05, ≤ 0.1
     expect([byName.peakRssHighVsTransformersJs!.met, byName.coldHighTtftPenalty!.met]).toEqual([false, true]); // ≤ 0.6, ≤ 1.2
+    expect([byName.rooflineFraction!.met, byName.rooflineFractionQ8Low!.met, byName.loadVsTransformersJs!.met]).toEqual([true, false, true]); // ≥ 0.8, ≥ 0.45, ≤ 1
     const table = formatGoals(goals);
     expect(table).toContain('NOT met');
     expect(table).toContain('not measured');
