@@ -32,7 +32,8 @@ export async function runDecoder(
   // Only the last row is ever sampled: keeping one avoids a [1, S, vocab] float32 output at prefill.
   if (signature.hasNumLogitsToKeep) feeds.num_logits_to_keep = int64Scalar(1);
   if (signature.hasUseCacheBranch) feeds.use_cache_branch = new ort.Tensor('bool', Uint8Array.of(cache.length > 0 ? 1 : 0), [1]);
-  const outputs = await graphs.decoder.run(feeds);
+  const fetches = cache.fetches?.(count);
+  const outputs = fetches ? await graphs.decoder.run(feeds, fetches) : await graphs.decoder.run(feeds);
   cache.absorb(outputs, count);
   return lastLogits(outputs.logits!);
 }

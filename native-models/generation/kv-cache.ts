@@ -10,6 +10,8 @@ export interface KvCache {
   readonly length: number;
   feeds(newTokens: number): Record<string, ort.Tensor>;
   absorb(outputs: Record<string, ort.Tensor>, newTokens: number): void;
+  /** Preallocated outputs for the next call (the cache shared with the graph), when the cache has them. */
+  fetches?(newTokens: number): Record<string, ort.Tensor | null>;
   /**
    * Keeps at most the first `length` tokens (a conversation rewinding to what a follow-up shares with it) and returns
    * how many it kept: a cache that cannot cut its tensors keeps all or nothing.
@@ -22,6 +24,8 @@ export function createKvCache(signature: DecoderSignature): KvCache {
   switch (signature.kvOutputs) {
     case 'new-only':
       return new HostKvCache(signature);
+    case 'shared':
+      return new SharedKvCache(signature);
     case 'device':
       return new DeviceKvCache(signature);
     case 'present':
@@ -127,11 +131,11 @@ const block = 128;
  * the stock export.
  */
 class HostKvCache implements KvCache {
-  private buffers: FloatData[] = []; // key and value of each layer, in turn
-  private capacity = 0;
-  private held = 0;
+  protected buffers: FloatData[] = []; // key and value of each layer, in turn
+  protected capacity = 0;
+  protected held = 0;
 
-  constructor(private readonly signature: DecoderSignature) {}
+  constructor(protected readonly signature: DecoderSignature) {}
 
   get length(): number {
     return this.held;
@@ -187,7 +191,7 @@ class HostKvCache implements KvCache {
   }
 
   /** Grows every layer's buffers to hold `tokens`, moving the rows already held. */
-  private reserve(tokens: number): void {
+  protected reserve(tokens: number): void {
     if (tokens <= this.capacity) return;
     const { kvType, kvHeads, headDim, layers } = this.signature;
     const capacity = Math.ceil(tokens / block) * block;
@@ -207,5 +211,41 @@ class HostKvCache implements KvCache {
     }
     this.buffers = grown;
     this.capacity = capacity;
+  }
+}
+
+/**
+ * For GroupQueryAttention graphs (model-builder style, see runtime/onnx/shared-kv-buffer.ts): the same host buffers go
+ * in as past_key_values.* and come back as present.* (preallocated outputs over the same memory), so the kernel runs in
+ * ONNX Runtime's past/present buffer-sharing mode and writes only the new tokens' rows, in place. attention_mask covers
+ * just the tokens held plus the new ones: the graph derives seqlens_k and total_sequence_length from it, and the
+ * buffer's capacity from its shape. onnxruntime-node still copies each present output back into a fresh array, which
+ * is dropped: the buffers already hold the rows.
+ */
+class SharedKvCache extends HostKvCache {
+  override feeds(newTokens: number): Record<string, ort.Tensor> {
+    this.reserve(this.held + newTokens);
+    const feeds = this.views((layer) => layer.past);
+    feeds.attention_mask = onesMask(this.held + newTokens);
+    return feeds;
+  }
+
+  fetches(): Record<string, ort.Tensor | null> {
+    return { logits: null, ...this.views((layer) => layer.output) };
+  }
+
+  override absorb(_outputs: Record<string, ort.Tensor>, newTokens: number): void {
+    this.held += newTokens;
+  }
+
+  private views(names: (layer: DecoderSignature['layers'][number]) => { key: string; value: string }): Record<string, ort.Tensor> {
+    const { kvType, kvHeads, headDim, layers } = this.signature;
+    const dims = [1, kvHeads, this.capacity, headDim];
+    const out: Record<string, ort.Tensor> = {};
+    layers.forEach((layer, i) => {
+      out[names(layer).key] = floatTensor(kvType, this.buffers[2 * i]!, dims);
+      out[names(layer).value] = floatTensor(kvType, this.buffers[2 * i + 1]!, dims);
+    });
+    return out;
   }
 }

@@ -26,6 +26,7 @@ export interface ModelGraphs {
 interface OpenedDecoder extends LoadedSession {
   readonly fallbackReason?: string;
   readonly newKv?: readonly { key: string; value: string }[];
+  readonly sharedKv?: boolean;
   readonly presentOnDevice: boolean;
   readonly rewrites: ModelGraphs['rewrites'];
 }
@@ -33,6 +34,8 @@ interface OpenedDecoder extends LoadedSession {
 interface PreparedDecoder {
   readonly variant: GraphVariant;
   readonly newKv?: readonly { key: string; value: string }[];
+  /** The cache is shared with the graph's GroupQueryAttention (see runtime/onnx/shared-kv-buffer.ts). */
+  readonly sharedKv?: boolean;
   readonly rewrites: ModelGraphs['rewrites'];
 }
 
@@ -62,6 +65,7 @@ async function prepareRewrite(file: string, dims: TextDims): Promise<PreparedDec
     fusion = { model: result.model, groups: 0, skipped: `cannot read the weights (${(error as Error).message})` };
   }
   const applied = [
+    ...(result.sharedKvBuffer ? ['shared-kv-buffer'] : []),
     ...(result.newKv ? ['new-kv-outputs'] : []),
     ...(result.cacheReadInPlace ? ['cache-read-in-place'] : []),
     ...(result.lastRowLogits ? ['last-row-logits'] : []),
@@ -71,7 +75,7 @@ async function prepareRewrite(file: string, dims: TextDims): Promise<PreparedDec
   const variant: GraphVariant = result.hasExternalData
     ? { model: fusion.model, options: { extra: { session: { model_external_initializers_file_folder_path: path.dirname(file) } } } }
     : { model: fusion.model };
-  return { variant, ...(result.newKv ? { newKv: result.newKv } : {}), rewrites: { applied, skipped } };
+  return { variant, ...(result.newKv ? { newKv: result.newKv } : {}), sharedKv: result.sharedKvBuffer, rewrites: { applied, skipped } };
 }
 
 /**
@@ -105,7 +109,7 @@ async function openDecoder(file: string, settings: SessionSettings, dims: TextDi
   if (opened.provider === 'webgpu') {
     return { ...opened, presentOnDevice: true, rewrites: { applied: [], skipped: ['WebGPU runs the stock graph with its cache on the device'] } };
   }
-  return { ...opened, presentOnDevice: false, ...(chosen.newKv ? { newKv: chosen.newKv } : {}), rewrites: chosen.rewrites };
+  return { ...opened, presentOnDevice: false, ...(chosen.newKv ? { newKv: chosen.newKv } : {}), sharedKv: chosen.sharedKv ?? false, rewrites: chosen.rewrites };
 }
 
 export async function openGraphs(
@@ -123,7 +127,7 @@ export async function openGraphs(
       vision: vision.session,
       embed,
       decoder: decoder.session,
-      signature: readDecoderSignature(decoder.session, dims, decoder.newKv, decoder.presentOnDevice),
+      signature: readDecoderSignature(decoder.session, dims, decoder.newKv, decoder.presentOnDevice, decoder.sharedKv),
       hiddenSize: dims.hiddenSize,
       provider: decoder.provider,
       rewrites: decoder.rewrites,

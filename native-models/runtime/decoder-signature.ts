@@ -12,9 +12,10 @@ export interface DecoderSignature {
   readonly layers: readonly { past: { key: string; value: string }; output: { key: string; value: string } }[];
   /**
    * `present`: outputs hold past + new (stock graphs), on the CPU; `device`: the same, kept in GPU memory (WebGPU);
-   * `new-only`: just the new tokens (rewritten graphs).
+   * `new-only`: just the new tokens (rewritten graphs); `shared`: present.* are the past buffers themselves
+   * (GroupQueryAttention's past/present buffer sharing, see generation/kv-cache.ts SharedKvCache).
    */
-  readonly kvOutputs: 'present' | 'device' | 'new-only';
+  readonly kvOutputs: 'present' | 'device' | 'new-only' | 'shared';
   readonly kvType: FloatType;
   readonly kvHeads: number;
   readonly headDim: number;
@@ -50,6 +51,7 @@ export function readDecoderSignature(
   dims: TextDims,
   newKvOutputs?: readonly { key: string; value: string }[],
   presentOnDevice = false,
+  sharedKv = false,
 ): DecoderSignature {
   const graph = 'decoder_model_merged';
   const inputs = session.inputMetadata;
@@ -75,7 +77,7 @@ export function readDecoderSignature(
   const position = tensorMeta(inputs, 'position_ids', graph);
   return {
     layers,
-    kvOutputs: newKvOutputs ? 'new-only' : presentOnDevice ? 'device' : 'present',
+    kvOutputs: newKvOutputs ? 'new-only' : presentOnDevice ? 'device' : sharedKv ? 'shared' : 'present',
     kvType: floatType(pastKey, graph),
     kvHeads: dim(pastKey, 1, dims.kvHeads),
     headDim: dim(pastKey, 3, dims.headDim),

@@ -121,6 +121,9 @@ describe.each(CASES)('%s graphs, %s, %s', (style, family, precision) => {
     expectSameGreedy(stock.ids, stock.logits, theirs, tolerance, 'stock decoder vs transformers.js');
 
     await withModel(dir, precision, true, async (model) => {
+      // The fast path of the style: attention straight from the host cache, or the cache shared with GroupQueryAttention.
+      expect(model.decoderRewrites.applied).toContain(style === 'gqa' ? 'shared-kv-buffer' : 'cache-read-in-place');
+      expect(model.decoderRewrites.applied).toContain('last-row-logits');
       const cached = await ask(model);
       expectSameGreedy(cached.ids, cached.logits, theirs, tolerance, 'load-time decoder vs transformers.js');
       const uncached = await ask(model, false);

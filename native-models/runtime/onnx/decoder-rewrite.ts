@@ -1,5 +1,6 @@
 import { editGraph, elemTypes, type GraphEdits, type NewNode } from './graph-edit.js';
 import { isConstant, readGraph, type GraphNode, type GraphView } from './graph-view.js';
+import { recogniseSharedKvGraph } from './shared-kv-buffer.js';
 
 /**
  * Load-time surgery on a stock decoder_model_merged graph (the public export format), so the decode loop does less:
@@ -23,6 +24,11 @@ export interface DecoderRewrite {
   readonly newKv: readonly { key: string; value: string }[] | undefined;
   readonly lastRowLogits: boolean;
   readonly cacheReadInPlace: boolean;
+  /**
+   * The graph attends with GroupQueryAttention (model-builder style): nothing to rewrite for the cache, which the host
+   * shares with the graph as one preallocated buffer per layer instead (see shared-kv-buffer.ts).
+   */
+  readonly sharedKvBuffer: boolean;
   /** Why a rewrite was skipped (for diagnostics and stats). */
   readonly skipped: readonly string[];
 }
@@ -213,8 +219,11 @@ export function rewriteDecoder(model: Uint8Array, options: RewriteOptions): Deco
   const keepLastLogits = !view.inputs.some((input) => input.name === 'num_logits_to_keep');
   const skipped: string[] = [];
   const newKv = findNewKv(view, options.layers);
+  const shared = typeof newKv === 'string' ? recogniseSharedKvGraph(view, options.layers) : 'the graph concatenates past and new itself';
   let edits: GraphEdits = {};
-  if (typeof newKv === 'string') {
+  if (shared === true) {
+    // The cache stays the graph's own input and output; only the host's buffers change (no KV rewrite to skip).
+  } else if (typeof newKv === 'string') {
     skipped.push(`KV outputs: ${newKv}`);
   } else {
     const elemType = view.inputs.find((input) => input.name === 'past_key_values.0.key')?.elemType || elemTypes.float;
@@ -230,8 +239,8 @@ export function rewriteDecoder(model: Uint8Array, options: RewriteOptions): Deco
   // Reading the cache in place needs the Concat gone, which needs present.* to be outputs no longer.
   const inPlace = typeof newKv === 'string' ? 'needs the KV-output rewrite' : cacheInPlaceEdits(view, options);
   const cacheReadInPlace = typeof inPlace !== 'string';
-  if (typeof inPlace === 'string') skipped.push(`cache read in place: ${inPlace}`);
-  else edits = { ...edits, ...inPlace };
+  if (typeof inPlace !== 'string') edits = { ...edits, ...inPlace };
+  else if (shared !== true) skipped.push(`cache read in place: ${inPlace}`);
   let lastRowLogits = false;
   if (keepLastLogits) {
     const sliceEdits = lastRowEdits(view);
@@ -252,6 +261,7 @@ export function rewriteDecoder(model: Uint8Array, options: RewriteOptions): Deco
     newKv: typeof newKv === 'string' ? undefined : newKv,
     lastRowLogits,
     cacheReadInPlace,
+    sharedKvBuffer: shared === true,
     skipped,
   };
 }
