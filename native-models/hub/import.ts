@@ -4,7 +4,7 @@
  * The folder is used where it is (recorded in the models folder's `imported.json`), never copied: a fine-tune can be
  * gigabytes, and the user may re-export into the same place.
  */
-import { mkdir, readdir, stat } from 'node:fs/promises';
+import { mkdir, readFile, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { supportedModelTypes, unsupportedModelType } from '../families/model-types.js';
@@ -15,6 +15,7 @@ import { firstLine } from '../model/errors.js';
 import { readModelJson } from '../model/json-files.js';
 import { assertModelFolder, graphFile, graphNames, listPrecisions, precisions, requiredJsonFiles, resolveModelFiles, type Precision } from '../model/layout.js';
 import { readImported, writeImported } from './installed.js';
+import { describeDecoder, STYLE_NAMES, type DecoderDescription } from '../runtime/onnx/graph-style.js';
 
 export interface ImportReport {
   readonly dir: string;
@@ -36,6 +37,8 @@ export interface ImportReport {
   readonly problems: readonly string[];
   /** Where `use_cache: false` was found (`config.json`, `config.json (text_config)`, `generation_config.json`). */
   readonly useCacheFalse: readonly string[];
+  /** Per complete precision: the decoder's graph style and the load-time fast path that applies (see graph-style.ts). */
+  readonly decoders: readonly ({ precision: Precision } & DecoderDescription)[];
   /** What ScreenAsk will do about what it found, in sentences. */
   readonly notes: readonly string[];
   /** One line for a status bar or the CLI. */
@@ -134,7 +137,10 @@ export async function inspectModelFolder(dir: string): Promise<ImportReport> {
     notes.push(`Precision ${gap.precision} is incomplete (missing ${gap.missing.join(', ')}) and will not be offered.`);
   }
 
-  const ok = missing.length === 0 && problems.length === 0 && available.length > 0;
+  const loadable = missing.length === 0 && problems.length === 0 && available.length > 0;
+  const decoders = loadable && configs ? await describeDecoders(absolute, available, configs, problems) : [];
+  notes.push(...decoderNotes(decoders));
+  const ok = loadable && problems.length === 0;
   const report = {
     dir: absolute,
     ok,
@@ -146,9 +152,35 @@ export async function inspectModelFolder(dir: string): Promise<ImportReport> {
     incompletePrecisions: incomplete,
     problems,
     useCacheFalse,
+    decoders,
     notes,
   };
   return { ...report, summary: summarize(report) };
+}
+
+/** Each complete precision's decoder style and fast path; a graph that cannot be read is a problem like any other. */
+async function describeDecoders(dir: string, available: readonly Precision[], configs: ModelConfigs, problems: string[]) {
+  const dims = textDims(configs.config);
+  const out: ({ precision: Precision } & DecoderDescription)[] = [];
+  for (const precision of available) {
+    try {
+      const bytes = await readFile(path.join(dir, graphFile('decoder_model_merged', precision)));
+      out.push({ precision, ...describeDecoder(bytes, { layers: dims.layers, attentionHeads: dims.attentionHeads, kvHeads: dims.kvHeads }) });
+    } catch (error) {
+      problems.push(`${graphFile('decoder_model_merged', precision)} cannot be read as an ONNX graph (${firstLine(error)})`);
+    }
+  }
+  return out;
+}
+
+/** One sentence per distinct style and fast path, naming the precisions it holds for. */
+function decoderNotes(decoders: readonly ({ precision: Precision } & DecoderDescription)[]): string[] {
+  const groups = new Map<string, Precision[]>();
+  for (const d of decoders) {
+    const key = `Decoder graphs written as ${STYLE_NAMES[d.style]}; fast path: ${d.fastPath}`;
+    groups.set(key, [...(groups.get(key) ?? []), d.precision]);
+  }
+  return [...groups].map(([text, list]) => `${text} (${list.join(', ')}).`);
 }
 
 function summarize(report: Omit<ImportReport, 'summary'>): string {
