@@ -1,5 +1,6 @@
 /** The bench's command line (pure: no I/O beyond the thread count default, so it can be unit-tested). */
 import path from 'node:path';
+import { GRAPH_STYLES, type GraphStyle } from '../test/fixtures/shared/decoder-styles.js';
 import { parseArgs } from 'node:util';
 import { physicalCores } from '../native-models/runtime/threads.js';
 import { DEFAULT_QWEN_LAYERS, defaultModelDir, QWEN_FULL_LAYERS } from './model.js';
@@ -9,7 +10,7 @@ import { BENCH_DEVICES, BENCH_FAMILIES, type BenchDevice, type BenchFamily } fro
 export const USAGE =
   'usage: npm run bench -- [--quick | --reliability] [--json] [--out FILE] [--threads N] [--model-dir DIR] ' +
   `[--family ${BENCH_FAMILIES.join('|')}] [--layers N (qwen2.5-vl: 1 to ${QWEN_FULL_LAYERS}, default ${DEFAULT_QWEN_LAYERS})] ` +
-  `[--device ${BENCH_DEVICES.join('|')}] [--typing-ms N (the pause before the question, default ${DEFAULT_TYPING_MS})] [--profile (where a decode step's time goes)]`;
+  `[--device ${BENCH_DEVICES.join('|')}] [--typing-ms N (the pause before the question, default ${DEFAULT_TYPING_MS})] [--profile (where a decode step's time goes)] [--graph-style primitive|fused|gqa (smolvlm)]`;
 
 export interface Args {
   readonly quick: boolean;
@@ -27,6 +28,8 @@ export interface Args {
   readonly typingMs: number;
   /** Only the decode-step breakdown (bench/profile.ts), instead of the comparison runs. */
   readonly profile: boolean;
+  /** The bench model's decoder graph style (SmolVLM only; default 'primitive'). */
+  readonly graphStyle: GraphStyle;
 }
 
 function oneOf<T extends string>(name: string, value: string | undefined, allowed: readonly T[], fallback: T): T {
@@ -53,6 +56,7 @@ export function parseBenchArgs(argv: readonly string[]): Args | undefined {
       device: { type: 'string' },
       'typing-ms': { type: 'string' },
       profile: { type: 'boolean', default: false },
+      'graph-style': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -61,6 +65,8 @@ export function parseBenchArgs(argv: readonly string[]): Args | undefined {
   if (!Number.isInteger(threads) || threads < 1 || threads > 256) throw new Error(`--threads must be a whole number from 1 to 256, got ${values.threads}`);
   const family = oneOf('family', values.family, BENCH_FAMILIES, 'smolvlm');
   const device = oneOf('device', values.device, BENCH_DEVICES, 'cpu');
+  const graphStyle = oneOf('graph-style', values['graph-style'], GRAPH_STYLES, 'primitive');
+  if (family !== 'smolvlm' && graphStyle !== 'primitive') throw new Error('--graph-style applies to --family smolvlm only');
   let layers: number | undefined;
   if (family === 'smolvlm') {
     if (values.layers !== undefined) throw new Error('--layers applies to --family qwen2.5-vl only (the SmolVLM bench model keeps its 30 layers)');
@@ -80,11 +86,12 @@ export function parseBenchArgs(argv: readonly string[]): Args | undefined {
     json: values.json,
     out: values.out,
     threads,
-    modelDir: path.resolve(values['model-dir'] ?? defaultModelDir(family, layers)),
+    modelDir: path.resolve(values['model-dir'] ?? defaultModelDir(family, layers, graphStyle)),
     family,
     layers,
     device,
     typingMs,
     profile: values.profile,
+    graphStyle,
   };
 }

@@ -12,6 +12,7 @@ import { existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync }
 import path from 'node:path';
 import { QWEN2_5_VL_3B_DIMS, writeQwen2VlModel } from '../test/fixtures/qwen2vl/generate.js';
 import { SMOLVLM_256M_DIMS, writeSmolVlmModel, type Precision } from '../test/fixtures/smolvlm/generate.js';
+import type { GraphStyle } from '../test/fixtures/shared/decoder-styles.js';
 import type { BenchFamily } from './types.js';
 
 /** fp32, and the quantized formats of the public exports: q8 (dynamic int8 MatMulInteger), q4 (MatMulNBits). */
@@ -29,8 +30,9 @@ export const DEFAULT_QWEN_LAYERS = 4;
 export const QWEN_FULL_LAYERS = QWEN2_5_VL_3B_DIMS.text.numLayers;
 
 /** Where a family's bench model is cached unless --model-dir says otherwise. */
-export function defaultModelDir(family: BenchFamily, layers = DEFAULT_QWEN_LAYERS): string {
-  return family === 'smolvlm' ? DEFAULT_MODEL_DIR : path.resolve(`.cache/bench/qwen2.5-vl-3b-L${layers}`);
+export function defaultModelDir(family: BenchFamily, layers = DEFAULT_QWEN_LAYERS, style: GraphStyle = 'primitive'): string {
+  if (family === 'smolvlm') return style === 'primitive' ? DEFAULT_MODEL_DIR : `${DEFAULT_MODEL_DIR}-${style}`;
+  return path.resolve(`.cache/bench/qwen2.5-vl-3b-L${layers}`);
 }
 
 /**
@@ -45,6 +47,8 @@ export interface BenchModelOptions {
   /** Qwen only: the generator's family and the decoder layer override. */
   readonly family?: string;
   readonly layers?: number;
+  /** SmolVLM only: the decoder's graph style when not the default 'primitive' (test/fixtures/shared/decoder-styles.ts). */
+  readonly graphStyle?: Exclude<GraphStyle, 'primitive'>;
 }
 
 export const BENCH_MODEL_OPTIONS: BenchModelOptions = {
@@ -75,15 +79,29 @@ export interface BenchModelSource {
 
 const COMMON_JSON = ['config.json', 'generation_config.json', 'preprocessor_config.json', 'tokenizer.json', 'tokenizer_config.json'];
 
+/**
+ * The SmolVLM bench model in a graph style: the same weights; the model builder's style has no q8 (it writes int4), so
+ * its quantized runs use q4 (see keyScenarios).
+ */
+export function styledSmolVlmOptions(style: GraphStyle): BenchModelOptions {
+  if (style === 'primitive') return BENCH_MODEL_OPTIONS;
+  return { ...BENCH_MODEL_OPTIONS, graphStyle: style, precisions: style === 'gqa' ? ['fp32', 'q4'] : BENCH_PRECISIONS };
+}
+
 export function smolVlmSource(options: BenchModelOptions = BENCH_MODEL_OPTIONS): BenchModelSource {
   return {
     options,
-    shapes: 'SmolVLM-256M shapes',
+    shapes: `SmolVLM-256M shapes${options.graphStyle ? `, ${options.graphStyle} graphs` : ''}`,
     vocabSize: SMOLVLM_256M_DIMS.text.vocabSize!,
     text: SMOLVLM_256M_DIMS.text,
     jsonFiles: COMMON_JSON,
     generate: (dir) =>
-      writeSmolVlmModel(dir, { seed: options.seed, size: options.size as 'smolvlm-256m', precisions: [...options.precisions] }),
+      writeSmolVlmModel(dir, {
+        seed: options.seed,
+        size: options.size as 'smolvlm-256m',
+        precisions: [...options.precisions],
+        ...(options.graphStyle ? { graphStyle: options.graphStyle } : {}),
+      }),
   };
 }
 
@@ -117,8 +135,8 @@ export function qwenSource(layers = DEFAULT_QWEN_LAYERS): BenchModelSource {
   };
 }
 
-export function modelSource(family: BenchFamily, layers?: number): BenchModelSource {
-  return family === 'smolvlm' ? smolVlmSource() : qwenSource(layers);
+export function modelSource(family: BenchFamily, layers?: number, style: GraphStyle = 'primitive'): BenchModelSource {
+  return family === 'smolvlm' ? smolVlmSource(styledSmolVlmOptions(style)) : qwenSource(layers);
 }
 
 export interface BenchModel {

@@ -4,6 +4,7 @@
  * its own key scenarios (the runs its ratios are computed from) and plan.
  */
 import type { BenchPrecision } from './model.js';
+import type { GraphStyle } from '../test/fixtures/shared/decoder-styles.js';
 import type { BenchFamily, Engine, Scenario } from './types.js';
 
 export interface PlannedScenario extends Scenario {
@@ -63,16 +64,23 @@ export const QWEN_KEY_SCENARIOS = {
   q8High: { precision: 'q8', detail: 'high', maxNewTokens: 128, cache: 'on' },
 } as const satisfies KeyScenarios;
 
-export function keyScenarios(family: BenchFamily): KeyScenarios {
-  return family === 'smolvlm' ? KEY_SCENARIOS : QWEN_KEY_SCENARIOS;
+/** The family's key scenarios; the model builder's graphs have no q8, so there the quantized ones run q4. */
+export function keyScenarios(family: BenchFamily, style: GraphStyle = 'primitive'): KeyScenarios {
+  const k: KeyScenarios = family === 'smolvlm' ? KEY_SCENARIOS : QWEN_KEY_SCENARIOS;
+  if (style !== 'gqa') return k;
+  return { ...k, q8Low: { ...k.q8Low, precision: 'q4' }, q8High: { ...k.q8High, precision: 'q4' } };
 }
 
 function s(base: Scenario, oursRepeats: number, theirsRepeats: number, extra: Partial<PlannedScenario> = {}): PlannedScenario {
   return { ...base, ...extra, oursRepeats, theirsRepeats };
 }
 
-export function benchPlan(quick: boolean, family: BenchFamily = 'smolvlm', typingMs: number = DEFAULT_TYPING_MS): Phase[] {
-  return family === 'smolvlm' ? smolVlmPlan(quick, typingMs) : qwenPlan(quick, typingMs);
+export function benchPlan(quick: boolean, family: BenchFamily = 'smolvlm', typingMs: number = DEFAULT_TYPING_MS, style: GraphStyle = 'primitive'): Phase[] {
+  if (family !== 'smolvlm') return qwenPlan(quick, typingMs);
+  const k = keyScenarios(family, style);
+  const phases = smolVlmPlan(quick, typingMs, k);
+  // Where the key scenarios already run q4, the extra q4 phase would repeat them.
+  return k.q8Low.precision === 'q4' ? phases.filter((phase, i) => phase.precision !== 'q4' || phases.findIndex((p) => p.precision === 'q4') === i) : phases;
 }
 
 /**
@@ -87,14 +95,13 @@ export function readAheadScenarios(k: KeyScenarios, typingMs: number, repeats: n
   };
 }
 
-function smolVlmPlan(quick: boolean, typingMs: number): Phase[] {
-  const k = KEY_SCENARIOS;
+function smolVlmPlan(quick: boolean, typingMs: number, k: KeyScenarios): Phase[] {
   const ahead = readAheadScenarios(k, typingMs, quick ? 1 : 2);
   if (quick) {
     return [
       { precision: 'fp32', scenarios: [s(k.cachedFp32, 2, 0), s(k.uncachedFp32, 1, 0)] },
       {
-        precision: 'q8',
+        precision: k.q8Low.precision,
         scenarios: [
           s(k.q8Low, 3, 3, { followUp: FOLLOW_UP, stockRepeats: 1 }),
           // Three of ours: the first high-detail question after the load is compared with the later ones.
@@ -119,7 +126,7 @@ function smolVlmPlan(quick: boolean, typingMs: number): Phase[] {
       ],
     },
     {
-      precision: 'q8',
+      precision: k.q8Low.precision,
       scenarios: [
         s(k.q8Low, 3, 3, { followUp: FOLLOW_UP, stockRepeats: 2 }),
         s(k.q8High, 3, 2, { stockRepeats: 2 }),

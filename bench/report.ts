@@ -3,6 +3,7 @@
  * checks, and the readable table / JSON. Pure functions only (no clocks, no I/O), so they can be unit-tested.
  */
 import type { BandwidthResult } from './bandwidth.js';
+import type { GraphStyle } from '../test/fixtures/shared/decoder-styles.js';
 import type { ImageInfo } from './images.js';
 import type { BenchPrecision } from './model.js';
 import type { StepProfile } from './profile.js';
@@ -44,6 +45,8 @@ export interface BenchInputs {
   readonly durationSeconds: number;
   readonly quick: boolean;
   readonly family: BenchFamily;
+  /** The bench model's decoder graph style (absent: primitive). */
+  readonly graphStyle?: GraphStyle;
   readonly device: BenchDevice;
   readonly threads: number;
   readonly machine: MachineInfo;
@@ -472,7 +475,7 @@ export function buildReport(inputs: BenchInputs): BenchReport {
   // the median, not the best run, so that a single lucky run does not set it.
   const probes = inputs.bandwidth.map((b) => b.gbPerSecond);
   const bandwidthGbPerSecond = probes.length ? Math.max(...probes) : null;
-  const keys = keyScenarios(inputs.family);
+  const keys = keyScenarios(inputs.family, inputs.graphStyle);
   const rows = aggregate(inputs.runs, inputs.model, bandwidthGbPerSecond);
   const ratios = computeRatios(rows, inputs.runs, bandwidthGbPerSecond, keys, inputs.workers);
   const followUp = summarizeFollowUp(inputs.runs);

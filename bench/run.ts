@@ -24,7 +24,7 @@ import { parseBenchArgs, USAGE, type Args } from './args.js';
 import { lastLevelCacheBytes, measureBandwidth, type BandwidthResult } from './bandwidth.js';
 import { benchImages } from './images.js';
 import { BENCH_PRECISIONS, decoderWeightBytes, ensureBenchModel, modelSource, type BenchPrecision } from './model.js';
-import { benchPlan, QUESTION, type Phase, repeatsOf } from './plan.js';
+import { benchPlan, keyScenarios, QUESTION, type Phase, repeatsOf } from './plan.js';
 import { formatReliability, measureReliability } from './reliability.js';
 import { profileDecodeStep, type StepProfile } from './profile.js';
 import { buildReport, formatProfile, formatReport, kvBytesPerContextToken, reportJson, type MachineInfo, type ModelInfo } from './report.js';
@@ -254,11 +254,12 @@ async function main(): Promise<void> {
   const loadAverageStart = os.loadavg();
   log(
     `bench (${args.quick ? 'quick' : 'full'}, ${args.family}${args.layers ? `, ${args.layers} layers` : ''}` +
+      `${args.graphStyle === 'primitive' ? '' : `, ${args.graphStyle} graphs`}` +
       `${args.device === 'cpu' ? '' : `, ${args.device}`}), ${args.threads} threads per engine, ` +
       `load average ${loadAverageStart.map((v) => v.toFixed(2)).join(' ')}`,
   );
 
-  const model = await ensureBenchModel(args.modelDir, modelSource(args.family, args.layers), log);
+  const model = await ensureBenchModel(args.modelDir, modelSource(args.family, args.layers, args.graphStyle), log);
   const cacheDir = path.dirname(args.modelDir);
   mkdirSync(cacheDir, { recursive: true });
   const images = await benchImages(args.family, model.dir, cacheDir);
@@ -269,15 +270,21 @@ async function main(): Promise<void> {
   // and a spread between probes says the machine's load changed during the run. The probe measures host memory, so
   // a run on a GPU skips it.
   const cpu = args.device === 'cpu';
-  for (const phase of benchPlan(args.quick, args.family, args.typingMs)) {
+  for (const phase of benchPlan(args.quick, args.family, args.typingMs, args.graphStyle)) {
     if (cpu) await probe(args, cacheDir, sink);
     await runPhase(phase, args, files, sink);
   }
   if (cpu) await probe(args, cacheDir, sink);
   let profile: StepProfile | undefined;
   try {
-    log('profiling a q8 low-detail decode step…');
-    profile = await profileDecodeStep({ modelDir: model.dir, image: files.low, threads: args.threads, question: QUESTION });
+    log(`profiling a ${keyScenarios(args.family, args.graphStyle).q8Low.precision} low-detail decode step…`);
+    profile = await profileDecodeStep({
+      modelDir: model.dir,
+      image: files.low,
+      threads: args.threads,
+      question: QUESTION,
+      precision: keyScenarios(args.family, args.graphStyle).q8Low.precision,
+    });
   } catch (error) {
     sink.errors.push(`decode-step profile: ${(error as Error).message.split('\n')[0]}`);
   }
@@ -305,6 +312,7 @@ async function main(): Promise<void> {
     durationSeconds: (performance.now() - started) / 1000,
     quick: args.quick,
     family: args.family,
+    ...(args.graphStyle === 'primitive' ? {} : { graphStyle: args.graphStyle }),
     device: args.device,
     threads: args.threads,
     machine: machineInfo(loadAverageStart),
