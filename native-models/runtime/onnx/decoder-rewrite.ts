@@ -225,6 +225,8 @@ export function rewriteDecoder(model: Uint8Array, options: RewriteOptions): Deco
     // The cache stays the graph's own input and output; only the host's buffers change (no KV rewrite to skip).
   } else if (typeof newKv === 'string') {
     skipped.push(`KV outputs: ${newKv}`);
+    // Say why the GroupQueryAttention path did not apply either, when the graph attends that way at all.
+    if (view.nodes.some((node) => node.opType === 'GroupQueryAttention')) skipped.push(`shared KV buffer: ${shared}`);
   } else {
     const elemType = view.inputs.find((input) => input.name === 'past_key_values.0.key')?.elemType || elemTypes.float;
     edits = {
