@@ -1,4 +1,5 @@
 /** Our engine, driven through its public API exactly as the app does, timed from the outside. */
+import path from 'node:path';
 import { loadModel, type AnswerEvent, type AnswerStats, type Model } from '../native-models/index.js';
 import { cpuSnapshot, loadAverage as currentLoad, noiseBetween } from './noise.js';
 import type { EngineRunner, EngineSetup, RunResult, Scenario } from './types.js';
@@ -43,6 +44,8 @@ export async function openOurs(options: EngineSetup & { readonly rewriteDecoder:
     device: options.device,
     threads: options.threads,
     rewriteDecoder: options.rewriteDecoder,
+    // As the app does: the rewritten decoder is kept beside the bench models (the first run after a change rewrites).
+    cacheDir: path.join(path.dirname(options.modelDir), 'rewrite-cache'),
   });
   const loadMs = performance.now() - start;
   /** High-detail questions asked since the load: the first one is the cold start. */

@@ -32,6 +32,12 @@ export interface LoadOptions {
   readonly autoProviders?: readonly Exclude<Device, 'auto' | 'cpu'>[];
   /** Run the vision encoder once on a blank image after the load, in the background, so the first capture is not slower (default: on). */
   readonly warmUp?: boolean;
+  /**
+   * The app's cache folder (never the model's): the rewritten, optimised decoder is kept there, keyed by the source
+   * graph's size and hash, so later loads skip the rewrite and onnxruntime's optimisation. Without it, every load
+   * rewrites.
+   */
+  readonly cacheDir?: string;
   /** Diagnostics (the bench's --profile): onnxruntime kernel traces under this path prefix; see SessionSettings. */
   readonly profilePrefix?: string;
 }
@@ -98,7 +104,7 @@ export async function openModel(dir: string, options: LoadOptions = {}): Promise
       ...(options.profilePrefix ? { profilePrefix: options.profilePrefix } : {}),
     },
     dims,
-    { rewriteDecoder: options.rewriteDecoder ?? true },
+    { rewriteDecoder: options.rewriteDecoder ?? true, ...(options.cacheDir ? { cacheDir: options.cacheDir } : {}) },
   );
   // An optimisation only: a failure here shows up, with its own words, on the first real image.
   const warmUp = options.warmUp ?? true ? warmUpVision(family, graphs).catch(() => undefined) : Promise.resolve();

@@ -35,10 +35,11 @@ function sessionOptions(
   threads: number,
   extra: Partial<ort.InferenceSession.SessionOptions> = {},
 ): ort.InferenceSession.SessionOptions {
+  // A variant may set its own optimisation level (a graph that onnxruntime already optimised opens with none).
   return {
+    graphOptimizationLevel: 'all',
     ...extra,
     executionProviders: [provider],
-    graphOptimizationLevel: 'all',
     intraOpNumThreads: threads,
     interOpNumThreads: 1,
     executionMode: 'sequential',
