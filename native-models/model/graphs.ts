@@ -6,6 +6,7 @@ import type { GraphFiles } from './layout.js';
 import { readDecoderSignature, type DecoderSignature } from '../runtime/decoder-signature.js';
 import { rewriteDecoder } from '../runtime/onnx/decoder-rewrite.js';
 import { fuseProjections } from '../runtime/onnx/projection-fusion.js';
+import { fuseRmsNorms } from '../runtime/onnx/rms-norm-fusion.js';
 import { rewriteCacheEntry, type RewriteCacheEntry } from './rewrite-cache.js';
 import { openTokenEmbedder, type TokenEmbedder } from './token-embedder.js';
 import { openSession, type Device, type GraphVariant, type LoadedSession, type SessionSettings } from '../runtime/session.js';
@@ -94,19 +95,25 @@ async function prepareRewrite(file: string, dims: TextDims, cacheDir: string | u
   } catch (error) {
     fusion = { model: result.model, groups: 0, skipped: `cannot read the weights (${(error as Error).message})` };
   }
+  const norms = fuseRmsNorms(fusion.model, path.dirname(file));
   const applied = [
     ...(result.sharedKvBuffer ? ['shared-kv-buffer'] : []),
     ...(result.newKv ? ['new-kv-outputs'] : []),
     ...(result.cacheReadInPlace ? ['cache-read-in-place'] : []),
     ...(result.lastRowLogits ? ['last-row-logits'] : []),
     ...(fusion.groups > 0 ? ['fused-projections'] : []),
+    ...(norms.norms > 0 ? ['fused-rms-norms'] : []),
   ];
-  const skipped = [...result.skipped, ...(fusion.skipped ? [`fused projections: ${fusion.skipped}`] : [])];
+  const skipped = [
+    ...result.skipped,
+    ...(fusion.skipped ? [`fused projections: ${fusion.skipped}`] : []),
+    ...(norms.skipped ? [`fused RMSNorms: ${norms.skipped}`] : []),
+  ];
   // Only a graph that holds its own weights is kept: onnxruntime would inline external ones into the optimised copy.
   const entry = result.hasExternalData ? undefined : cached.entry;
   const variant: GraphVariant = result.hasExternalData
-    ? { model: fusion.model, options: { extra: { session: { model_external_initializers_file_folder_path: path.dirname(file) } } } }
-    : { model: fusion.model, ...(entry ? { options: { optimizedModelFilePath: entry.pending } } : {}) };
+    ? { model: norms.model, options: { extra: { session: { model_external_initializers_file_folder_path: path.dirname(file) } } } }
+    : { model: norms.model, ...(entry ? { options: { optimizedModelFilePath: entry.pending } } : {}) };
   const newKv = result.newKv ? { newKv: result.newKv } : {};
   const sharedKv = result.sharedKvBuffer;
   return {

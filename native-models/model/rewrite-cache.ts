@@ -13,7 +13,7 @@ import ort from 'onnxruntime-node';
  */
 
 /** Bump when a rewrite changes what it writes: older entries are then never read again. */
-const REWRITE_VERSION = 1;
+const REWRITE_VERSION = 2;
 
 /** What a load needs besides the graph: the rewrite's own outcome. */
 export interface CachedRewrite {

@@ -70,7 +70,7 @@ function wireParts(model: Uint8Array) {
 describe('decoder rewrite', () => {
   it('applies both rewrites to a stock export and says so', async () => {
     const { rewrites } = await tokens(modelDir, 'fp32', true, 'low', { maxNewTokens: 1 });
-    expect(rewrites.applied).toEqual(['new-kv-outputs', 'cache-read-in-place', 'last-row-logits', 'fused-projections']);
+    expect(rewrites.applied).toEqual(['new-kv-outputs', 'cache-read-in-place', 'last-row-logits', 'fused-projections', 'fused-rms-norms']);
     expect(rewrites.skipped).toEqual([]);
   });
 

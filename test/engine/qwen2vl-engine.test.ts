@@ -98,7 +98,7 @@ describe.each(FAMILIES)('%s', (family) => {
     const model = modelOf(family);
     expect(model.family).toBe('qwen2vl');
     expect(model.imageTokenId).toBe(fixtures.get(family)!.ids.imagePad);
-    expect(model.decoderRewrites.applied).toEqual(['new-kv-outputs', 'cache-read-in-place', 'last-row-logits', 'fused-projections']);
+    expect(model.decoderRewrites.applied).toEqual(['new-kv-outputs', 'cache-read-in-place', 'last-row-logits', 'fused-projections', 'fused-rms-norms']);
   });
 
   it('answers an image question: the prompt holds vision_start, t·h·w/4 pads, vision_end; the count is imageTokenCount', async () => {

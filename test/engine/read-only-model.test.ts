@@ -14,7 +14,7 @@ import { writeScreenshotLike } from '../support/images.js';
 import { runIsolated } from '../support/namespaces.js';
 import { repoRoot } from '../support/run-script.js';
 
-const ALL_REWRITES = ['new-kv-outputs', 'cache-read-in-place', 'last-row-logits', 'fused-projections'];
+const ALL_REWRITES = ['new-kv-outputs', 'cache-read-in-place', 'last-row-logits', 'fused-projections', 'fused-rms-norms'];
 let root: string;
 /** The same weights twice: inline in the graphs, and in external-data files beside them. */
 let inline: string;

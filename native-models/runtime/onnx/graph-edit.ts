@@ -13,6 +13,8 @@ export interface NewNode {
   readonly ints?: Readonly<Record<string, readonly number[]>>;
   /** Integer attributes, e.g. Concat's axis. */
   readonly int?: Readonly<Record<string, number>>;
+  /** Float attributes, e.g. a normalisation's epsilon. */
+  readonly float?: Readonly<Record<string, number>>;
 }
 
 export interface Int64Initializer {
@@ -85,6 +87,13 @@ function intAttribute(name: string, value: number): MessageWriter {
   return new MessageWriter().string(1, name).raw(Uint8Array.of(3 * 8)).raw(int64Varint(value)).varint(20, attributeInt);
 }
 
+const attributeFloat = 1; // AttributeProto.AttributeType.FLOAT
+
+function floatAttribute(name: string, value: number): MessageWriter {
+  const bits = new Uint8Array(new Float32Array([value]).buffer);
+  return new MessageWriter().string(1, name).raw(Uint8Array.of((2 << 3) | 5)).raw(bits).varint(20, attributeFloat);
+}
+
 function intsAttribute(name: string, values: readonly number[]): MessageWriter {
   const attribute = new MessageWriter().string(1, name);
   for (const value of values) {
@@ -101,6 +110,7 @@ function nodeMessage(node: NewNode): MessageWriter {
   message.string(NodeField.name, node.name).string(NodeField.opType, node.opType);
   for (const [name, values] of Object.entries(node.ints ?? {})) message.bytes(NodeField.attribute, intsAttribute(name, values));
   for (const [name, value] of Object.entries(node.int ?? {})) message.bytes(NodeField.attribute, intAttribute(name, value));
+  for (const [name, value] of Object.entries(node.float ?? {})) message.bytes(NodeField.attribute, floatAttribute(name, value));
   return message;
 }
 

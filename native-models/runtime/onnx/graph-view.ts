@@ -13,7 +13,7 @@ export interface GraphNode {
   readonly domain: string;
   readonly inputs: readonly string[];
   readonly outputs: readonly string[];
-  /** Integer-list attributes (perm, axes…), the only kind an edit inspects. */
+  /** Integer and integer-list attributes (axis, perm, axes…), the only kinds an edit inspects; an integer is a list of one. */
   readonly intsAttributes: ReadonlyMap<string, readonly number[]>;
   readonly field: Field;
 }
@@ -25,29 +25,35 @@ function readIntsAttribute(buf: Uint8Array, field: Field): [string, number[]] {
   const ints: number[] = [];
   for (const f of fields(buf, field.valueStart, field.end)) {
     if (f.number === AttributeField.name && f.wireType === WireType.Bytes) name = fieldString(buf, f);
-    else if (f.number === AttributeField.ints && f.wireType === WireType.Varint) ints.push(signed(f.varint));
+    else if ((f.number === AttributeField.ints || f.number === AttributeField.i) && f.wireType === WireType.Varint) {
+      ints.push(signedVarint(buf, f.valueStart, f.end));
+    }
     else if (f.number === AttributeField.ints && f.wireType === WireType.Bytes) ints.push(...packedVarints(buf, f));
   }
   return [name, ints];
 }
 
-/** int64 varints of negative numbers arrive as 2^64 - |n|; the small values ONNX attributes use map back exactly. */
-function signed(value: number): number {
-  return value >= 2 ** 63 ? value - 2 ** 64 : value;
+/**
+ * The int64 varint at buf[start, end), signed. Negative numbers are ten-byte two's complement varints, beyond a
+ * double's precision, so they are decoded exactly with BigInt (−1 must not read as 0).
+ */
+function signedVarint(buf: Uint8Array, start: number, end: number): number {
+  let value = 0n;
+  let shift = 0n;
+  for (let pos = start; pos < end; pos++) {
+    value |= BigInt(buf[pos]! & 0x7f) << shift;
+    shift += 7n;
+  }
+  return Number(BigInt.asIntN(64, value));
 }
 
 function packedVarints(buf: Uint8Array, field: Field): number[] {
   const out: number[] = [];
-  let value = 0;
-  let scale = 1;
+  let start = field.valueStart;
   for (let pos = field.valueStart; pos < field.end; pos++) {
-    const byte = buf[pos]!;
-    value += (byte & 0x7f) * scale;
-    scale *= 128;
-    if (byte < 0x80) {
-      out.push(signed(value));
-      value = 0;
-      scale = 1;
+    if (buf[pos]! < 0x80) {
+      out.push(signedVarint(buf, start, pos + 1));
+      start = pos + 1;
     }
   }
   return out;
