@@ -530,7 +530,7 @@ export function renderTable(headers: readonly string[], rows: readonly (readonly
 export function formatGoalValue(name: RatioName, value: number | null): string {
   if (name === 'preReadTtftHigh' || name === 'preReadTtftLow') return value === null ? '—' : `${formatNumber(value, 3)}×`;
   if (name === 'ttftLowMs') return value === null ? '—' : `${formatNumber(value)} ms`;
-  return value === null ? '—' : `${formatNumber(value, 2)}${name === 'rooflineFraction' ? '' : '×'}`;
+  return value === null ? '—' : `${formatNumber(value, 2)}${name === 'rooflineFraction' || name === 'rooflineFractionQ8Low' ? '' : '×'}`;
 }
 
 export function formatGoals(goals: readonly GoalResult[]): string {
