@@ -4,7 +4,7 @@ import type { GenerationOptions } from '../../native-models/generation/settings.
 import type { ReadAheadProgress } from '../../native-models/conversation/answer.js';
 import { firstLine } from '../../native-models/model/errors.js';
 import type { ModelInfo } from '../shared/engine-protocol.js';
-import type { AnswerStatsView, LoadedModelInfo, ModelState, StreamMessage } from '../shared/ipc.js';
+import { fastPathSchema, type AnswerStatsView, type LoadedModelInfo, type ModelState, type StreamMessage } from '../shared/ipc.js';
 import type { EngineAskRequest, EngineLike, EngineLoadRequest, EngineStatusLike } from './app.js';
 
 /** A supervisor status, as far as this adapter reads it (`model` comes with `ready`). */
@@ -50,9 +50,21 @@ const STATE: Record<string, ModelState> = {
   error: 'error',
 };
 
-/** What the settings page shows of a loaded model (the protocol's ModelInfo also carries its folder and rewrites). */
-function loadedModelInfo({ family, precision, precisions, provider, warnings, imageTokens }: ModelInfo): LoadedModelInfo {
-  return { family, precision, precisions, provider, warnings, ...(imageTokens ? { imageTokens } : {}) };
+/**
+ * What the settings page shows of a loaded model (the protocol's ModelInfo also carries its folder). The decoder's
+ * rewrites travel as its fast path, checked against the page's schema: one that does not fit is left out, not shown.
+ */
+function loadedModelInfo({ family, precision, precisions, provider, warnings, imageTokens, decoderRewrites }: ModelInfo): LoadedModelInfo {
+  const fastPath = fastPathSchema.safeParse({ applied: decoderRewrites.applied, skipped: decoderRewrites.skipped });
+  return {
+    family,
+    precision,
+    precisions,
+    provider,
+    warnings,
+    ...(imageTokens ? { imageTokens } : {}),
+    ...(fastPath.success ? { fastPath: fastPath.data } : {}),
+  };
 }
 
 /**

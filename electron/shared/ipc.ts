@@ -124,6 +124,18 @@ export interface CapturePreview {
 
 export type ModelState = 'loading' | 'ready' | 'error' | 'restarting' | 'stopped';
 
+/**
+ * The loaded decoder's load-time fast path (the engine's `model.decoderRewrites`): the rewrite ids applied, and a
+ * reason for each one skipped. Checked before it is shown: bounded, and nothing but strings (fast-path-words.ts words it).
+ */
+export const fastPathSchema = z
+  .object({
+    applied: z.array(z.string().min(1).max(64).regex(/^[a-z0-9-]+$/)).max(32),
+    skipped: z.array(z.string().min(1).max(2000)).max(32),
+  })
+  .strict();
+export type FastPathInfo = z.infer<typeof fastPathSchema>;
+
 /** The loaded model, as the settings page shows it. */
 export interface LoadedModelInfo {
   readonly family: string;
@@ -135,6 +147,8 @@ export interface LoadedModelInfo {
   /** Image tokens a 1920×1080 screenshot costs at each detail level (what the detail setting trades). */
   readonly imageTokens?: { readonly low: number; readonly high: number };
   readonly warnings: readonly string[];
+  /** The decoder fast path applied at load and why any part of it was not; absent where the engine reported none. */
+  readonly fastPath?: FastPathInfo;
 }
 
 /** The stats the UI shows for one answer of the local model (the engine's AnswerStats). */

@@ -76,11 +76,34 @@ describe('engine adapter', () => {
       { state: 'loading' },
       {
         state: 'ready',
-        info: { family: 'smolvlm', precision: 'q8', precisions: ['fp32', 'q8'], provider: 'cpu', warnings: modelInfo.warnings, imageTokens: { low: 64, high: 832 } },
+        info: {
+          family: 'smolvlm',
+          precision: 'q8',
+          precisions: ['fp32', 'q8'],
+          provider: 'cpu',
+          warnings: modelInfo.warnings,
+          imageTokens: { low: 64, high: 832 },
+          fastPath: { applied: ['new-kv-outputs'], skipped: [] },
+        },
       },
       { state: 'restarting', message: 'crashed' },
       { state: 'error', message: 'bad model' },
     ]);
+  });
+
+  it('carries the decoder fast path to the pages: applied ids and skip reasons as the engine wrote them, not the folder', () => {
+    const f = fakeSupervisor([]);
+    const engine = adaptSupervisor(f.supervisor);
+    const seen: EngineStatusLike[] = [];
+    engine.onStatus((s) => seen.push(s));
+    const decoderRewrites = { applied: [], skipped: ['turned off', 'last-row logits: the logits come from no MatMul'] };
+    f.emitStatus({ state: 'ready', model: { ...modelInfo, decoderRewrites } });
+    expect(seen[0]?.info?.fastPath).toEqual(decoderRewrites);
+    expect(seen[0]?.info).not.toHaveProperty('dir');
+    // One that does not fit the pages' schema is left out rather than shown (the rest of the info still goes).
+    f.emitStatus({ state: 'ready', model: { ...modelInfo, decoderRewrites: { applied: ['Not An Id!'], skipped: [] } } });
+    expect(seen[1]?.info).toBeDefined();
+    expect(seen[1]?.info).not.toHaveProperty('fastPath');
   });
 
   it('starts the process without loading; load passes the folder, precision and device, and reports a failure as a status', async () => {
