@@ -223,6 +223,11 @@ describe('the renderer in Chromium, against the real model process', () => {
 
   it('refuses an invalid setting inline and never saves it', async () => {
     await openSettings();
+    // The loaded model's decoder fast path, in words, under "Loaded:" (the generated fp32 decoder takes the rewrites).
+    const fastPath = page.getByTestId('fast-path');
+    await eventually(() => fastPath.textContent()).toContain('Each step returns only the new keys and values');
+    expect(await fastPath.textContent()).toContain('Only the last position’s next-word scores are computed');
+    expect(await fastPath.textContent()).not.toContain('Runs as shipped');
     const before = await page.evaluate(() => window.screenask.getSettings());
     const field = page.getByRole('spinbutton', { name: 'Max new tokens' });
     await field.fill('0');
