@@ -284,7 +284,8 @@ describe('ModelsService', () => {
       precisions: ['q8'],
       missing: [],
       problems: [],
-      notes: [],
+      // The import names the decoder's graph style and the fast path that applies (hub/import.ts decoderNotes).
+      notes: [expect.stringMatching(/^Decoder graphs written as plain ONNX ops .*; fast path: .+ \(q8\)\.$/)],
       summary: `Model folder ${good} is ready: smolvlm, precisions q8; used in place, not copied.`,
     });
     expect(changes).toBe(1);
