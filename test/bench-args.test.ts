@@ -123,6 +123,7 @@ describe('goals and ratios per family', () => {
       rewriteSpeedupHigh: 'decode tok/s, q8, high detail, 128 new: rewritten decoder / stock graph',
       preReadTtftHigh: 'TTFT from the ask, ours, q8, high detail: capture read while typing / not read ahead',
       preReadTtftLow: 'TTFT from the ask, ours, q8, low detail: capture read while typing / not read ahead',
+      impatientTtftHigh: 'TTFT, ours, q8, high detail: asked at once after the capture (read-ahead under way) / not read ahead',
       peakRssHighVsTransformersJs: 'peak RSS, q8 (runs up to high detail): ours / transformers.js',
       coldHighTtftPenalty: 'TTFT of the first high-detail question after the load / the later ones (ours, q8, no read-ahead)',
       loadVsTransformersJs: 'load time, q8 (loadModel / from_pretrained, median over workers): ours / transformers.js',

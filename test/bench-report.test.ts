@@ -115,7 +115,13 @@ describe('bench report', () => {
     expect(computeRatios(rows, runs, null).rooflineFraction).toBeNull();
     expect(ratios.rooflineFractionQ8Low).toBeCloseTo(80 / rows.find((r) => r.engine === 'ours' && r.precision === 'q8' && r.detail === 'low')!.rooflineTokensPerSecond!, 9);
     expect(ratios.loadVsTransformersJs).toBeNull(); // no workers given
-    expect([ratios.preReadTtftHigh, ratios.preReadTtftLow, ratios.peakRssHighVsTransformersJs, ratios.coldHighTtftPenalty]).toEqual([null, null, null, null]);
+    expect([ratios.preReadTtftHigh, ratios.preReadTtftLow, ratios.impatientTtftHigh, ratios.peakRssHighVsTransformersJs, ratios.coldHighTtftPenalty]).toEqual([
+      null,
+      null,
+      null,
+      null,
+      null,
+    ]);
   });
 
   it('read-ahead, memory and cold-start ratios: typed vs not read ahead, the first high-detail question vs the later ones', () => {
@@ -139,6 +145,7 @@ describe('bench report', () => {
     const ratios = computeRatios(rows, runs, 30, k, workers);
     expect(ratios.preReadTtftHigh).toBeCloseTo(150 / 8000, 9);
     expect(ratios.preReadTtftLow).toBeCloseTo(40 / 500, 9);
+    expect(ratios.impatientTtftHigh).toBeCloseTo(7600 / 8000, 9); // asked at once: the impatient row against the median without read-ahead
     expect(ratios.peakRssHighVsTransformersJs).toBeCloseTo(0.5, 9);
     expect(ratios.loadVsTransformersJs).toBeCloseTo(1200 / 1500, 9); // transformers.js: the median of its two workers
     expect(ratios.coldHighTtftPenalty).toBeCloseTo(9000 / 7500, 9);
@@ -158,6 +165,7 @@ describe('bench report', () => {
         rewriteSpeedupHigh: 1.5,
         preReadTtftHigh: 0.02,
         preReadTtftLow: 0.2,
+        impatientTtftHigh: 1.02,
         peakRssHighVsTransformersJs: 0.7,
         coldHighTtftPenalty: 1.1,
         loadVsTransformersJs: 1,
@@ -171,7 +179,7 @@ describe('bench report', () => {
     expect(byName.vsTransformersJsHigh!.reason).toBe('transformers.js failed');
     expect(byName.ttftLowMs!.met).toBe(false); // ≤ 1000 ms
     expect(byName.followUpTtftRatio!.met).toBe(true); // ≤ 0.1
-    expect([byName.preReadTtftHigh!.met, byName.preReadTtftLow!.met]).toEqual([true, false]); // ≤ 0.05, ≤ 0.1
+    expect([byName.preReadTtftHigh!.met, byName.preReadTtftLow!.met, byName.impatientTtftHigh!.met]).toEqual([true, false, false]); // ≤ 0.05, ≤ 0.1, ≤ 1
     expect([byName.peakRssHighVsTransformersJs!.met, byName.coldHighTtftPenalty!.met]).toEqual([false, true]); // ≤ 0.6, ≤ 1.2
     expect([byName.rooflineFraction!.met, byName.rooflineFractionQ8Low!.met, byName.loadVsTransformersJs!.met]).toEqual([true, false, true]); // ≥ 0.8, ≥ 0.45, ≤ 1
     const table = formatGoals(goals);
