@@ -66,7 +66,16 @@ describe('createServices under the app', () => {
     expect(t.screenAsk.status().model).toEqual({
       name: 'my-finetune',
       state: 'ready',
-      info: { family: 'smolvlm', precision: 'fp32', precisions: ['fp32'], provider: 'cpu', warnings: [], imageTokens: { low: 64, high: 832 } },
+      info: {
+        family: 'smolvlm',
+        precision: 'fp32',
+        precisions: ['fp32'],
+        provider: 'cpu',
+        warnings: [],
+        imageTokens: { low: 64, high: 832 },
+        // The decoder's fast path as the model process reports it (a generated model in the public exports' style).
+        fastPath: { applied: expect.arrayContaining(['new-kv-outputs', 'last-row-logits']), skipped: [] },
+      },
     });
   });
 
