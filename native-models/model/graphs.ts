@@ -41,6 +41,8 @@ interface PreparedDecoder {
   readonly rewrites: ModelGraphs['rewrites'];
   /** Keeps the optimised graph in the cache once it opened (a cache miss). */
   readonly store?: () => Promise<void>;
+  /** Forgets the kept graph this came from (a cache hit that did not open): the next load rewrites again. */
+  readonly discard?: () => Promise<void>;
 }
 
 const unchanged = (file: string, reason: string): PreparedDecoder => ({
@@ -63,6 +65,7 @@ async function cachedRewrite(bytes: Uint8Array, dims: TextDims, cacheDir: string
         ...(rewrite.newKv ? { newKv: rewrite.newKv } : {}),
         sharedKv: rewrite.sharedKv ?? false,
         rewrites: { applied: rewrite.applied, skipped: rewrite.skipped },
+        discard: () => entry.discard(),
       },
     };
   } catch {
@@ -150,6 +153,9 @@ async function openDecoder(file: string, settings: SessionSettings, dims: TextDi
     opened = await open(prepared.variant);
   } catch (error) {
     if (prepared.variant.model === file) throw error;
+    // A damaged kept graph (a disk that filled up, a crash while onnxruntime wrote it) must not cost every later load
+    // its speed: drop it, and this load runs the stock graph as for any rewrite that does not open.
+    await prepared.discard?.().catch(() => undefined);
     chosen = unchanged(file, `the rewritten graph did not load (${(error as Error).message})`);
     opened = await open(chosen.variant);
   }

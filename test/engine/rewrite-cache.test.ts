@@ -3,11 +3,12 @@
  * rewriting, answers exactly as the stock graph does, a changed model gets an entry of its own, and the model folder
  * is never written.
  */
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadModel, type Precision } from '../../native-models/index.js';
+import { KEPT_GRAPHS, pruneRewriteCache } from '../../native-models/model/rewrite-cache.js';
 import { writeSmolVlmModel } from '../fixtures/smolvlm/generate.js';
 import { collectAnswer } from '../support/answers.js';
 import { writeScreenshotLike } from '../support/images.js';
@@ -75,5 +76,43 @@ describe('rewrite cache', () => {
     const after = await entries(cacheDir);
     expect(after).toHaveLength(4);
     expect(after).toEqual(expect.arrayContaining(before));
+  });
+
+  it('a kept graph that no longer opens is dropped: that load runs the stock graph, the next one rewrites and keeps again', async () => {
+    const modelDir = path.join(root, 'damaged');
+    const cacheDir = path.join(root, 'cache-damaged');
+    await writeSmolVlmModel(modelDir, { seed: 44, precisions: ['fp32'] });
+    const stock = await answer(modelDir, 'fp32', { rewriteDecoder: false });
+    const first = await answer(modelDir, 'fp32', { cacheDir });
+    const kept = await entries(cacheDir);
+    const graph = path.join(cacheDir, kept.find((f) => f.endsWith('.onnx'))!);
+    await writeFile(graph, (await readFile(graph)).subarray(0, 1000)); // cut short, as a full disk or a crash would leave it
+    const damaged = await answer(modelDir, 'fp32', { cacheDir });
+    expect(damaged.ids).toEqual(stock.ids);
+    expect(damaged.rewrites.applied).toEqual([]);
+    expect(damaged.rewrites.skipped.join(' ')).toMatch(/the rewritten graph did not load/);
+    expect(await entries(cacheDir)).toEqual([]);
+    const again = await answer(modelDir, 'fp32', { cacheDir });
+    expect(again.rewrites.applied).toEqual(first.rewrites.applied);
+    expect(again.ids).toEqual(stock.ids);
+    expect(await entries(cacheDir)).toEqual(kept);
+  });
+
+  it(`keeps the ${KEPT_GRAPHS} most recently used graphs and removes the rest with their stray partial files`, async () => {
+    const dir = path.join(root, 'prune');
+    await mkdir(dir);
+    const keys = Array.from({ length: KEPT_GRAPHS + 2 }, (_, i) => i.toString(16).padStart(32, '0'));
+    for (const [i, key] of keys.entries()) {
+      await writeFile(path.join(dir, `decoder-${key}.onnx`), 'graph');
+      await writeFile(path.join(dir, `decoder-${key}.json`), '{}');
+      // Key 0 was used last, key 1 before it, and so on: the two oldest are keys.length-1 and keys.length-2.
+      const at = new Date(Date.now() - i * 60_000);
+      await utimes(path.join(dir, `decoder-${key}.json`), at, at);
+    }
+    await writeFile(path.join(dir, `decoder-${keys.at(-1)!}.99999.partial.onnx`), 'half a graph');
+    await writeFile(path.join(dir, 'unrelated.txt'), 'not ours');
+    await pruneRewriteCache(dir);
+    const survivors = keys.slice(0, KEPT_GRAPHS).flatMap((key) => [`decoder-${key}.json`, `decoder-${key}.onnx`]);
+    expect(await entries(dir)).toEqual([...survivors, 'unrelated.txt'].sort());
   });
 });
