@@ -107,6 +107,8 @@ export interface EngineSupervisorOptions {
   readonly crashWindowMs?: number;
   /** Wait before the n-th restart in the window (n from 1); default 200 ms doubling, so a crash loop does not spin. */
   readonly restartDelayMs?: (crashCount: number) => number;
+  /** Where the model process keeps what it derives from a model (the rewritten decoder), sent with every load. */
+  readonly cacheDir?: string;
 }
 
 interface Pending {
@@ -465,7 +467,8 @@ export class EngineSupervisor {
   private async loadNow(params: LoadParams): Promise<ModelInfo> {
     this.setStatus({ state: 'loading', dir: params.dir });
     try {
-      const { model } = await this.callNow({ type: 'load', requestId: this.newId(), ...params }, 'loaded');
+      const cacheDir = this.options.cacheDir;
+      const { model } = await this.callNow({ type: 'load', requestId: this.newId(), ...params, ...(cacheDir ? { cacheDir } : {}) }, 'loaded');
       this.lastLoad = params;
       this.setStatus({ state: 'ready', model });
       return model;

@@ -5,7 +5,8 @@
  * Node, with the Node launcher, behind its own stand-ins for them. This module must never import 'electron'.
  *
  * Contract of `createServices`:
- * - `userDataDir` holds settings.json and the history/ folder; `modelsDir` the installed models (the one the
+ * - `userDataDir` holds settings.json, the history/ folder and decoder-cache/ (the model process's rewritten decoders,
+ *   so that a load after the first skips the rewrite); `modelsDir` the installed models (the one the
  *   `npm run models` CLI uses, so models pulled there show up in the app).
  * - Damaged files do not make it fail: whatever the settings store or the history set aside or reset is listed in
  *   `problems`, one line each, for the caller to log or show. It rejects only when a folder cannot be used at all.
@@ -75,6 +76,8 @@ export interface Services {
 
 /** Where the history lives inside the user data folder. */
 export const HISTORY_FOLDER = 'history';
+/** The model process's derived files (rewrite-cache.ts keeps the few most recently used); never inside a model folder. */
+export const DECODER_CACHE_FOLDER = 'decoder-cache';
 
 export async function createServices(options: ServicesOptions): Promise<Services> {
   const store = await openSettingsStore(options.userDataDir);
@@ -85,7 +88,11 @@ export async function createServices(options: ServicesOptions): Promise<Services
     platform: process.platform,
     ...(options.noSafeStorageNote ? { noStorageNote: options.noSafeStorageNote } : {}),
   });
-  const supervisor = new EngineSupervisor({ launcher: options.launcher, ...(options.entry ? { entry: options.entry } : {}) });
+  const supervisor = new EngineSupervisor({
+    launcher: options.launcher,
+    ...(options.entry ? { entry: options.entry } : {}),
+    cacheDir: path.join(options.userDataDir, DECODER_CACHE_FOLDER),
+  });
   const remote = new RemoteEngine({
     // Sized where sharp may load: the model process, which stays up whichever backend answers.
     client: options.remoteClient ?? remoteClient(modelProcessImagePreparer(supervisor)),

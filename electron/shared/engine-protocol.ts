@@ -57,6 +57,8 @@ export const loadRequestSchema = z.object({
   precision: z.union([precision, z.literal('auto')]).optional(),
   device: device.optional(),
   threads: z.number().int().min(1).max(256).optional(),
+  /** The app's folder for derived files (the rewritten decoder, native-models/model/rewrite-cache.ts); never the model's. */
+  cacheDir: z.string().min(1).max(4096).optional(),
 });
 
 /**

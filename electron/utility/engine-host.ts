@@ -220,11 +220,12 @@ export function createEngineHost(send: (message: EngineReply) => void): EngineHo
     await changeModel(request.requestId, async () => {
       post({ type: 'progress', requestId: request.requestId, stage: 'loading-model' });
       await releaseModel(); // one model at a time: two would double the memory of the biggest thing in the app
-      const { dir, precision, device, threads } = request;
+      const { dir, precision, device, threads, cacheDir } = request;
       model = await loadModel(dir, {
         ...(precision ? { precision } : {}),
         ...(device ? { device } : {}),
         ...(threads ? { threads } : {}),
+        ...(cacheDir ? { cacheDir } : {}),
       });
       await serving.resume(model);
       post({ type: 'loaded', requestId: request.requestId, model: modelInfo(model) });

@@ -2,7 +2,7 @@
  * The supervisor against the real utility entry, started as a real Node child process (the Node launcher, with tsx):
  * load, streamed asks, cancel, follow-ups, and recovery after the process is killed mid-answer.
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -163,6 +163,27 @@ describe('repeated crashes', () => {
       expect(local.pid).toBeUndefined();
       // An explicit load is the user's retry: it starts a fresh process.
       await expect(local.load({ dir: modelDir, precision: 'fp32', threads: 1 })).resolves.toMatchObject({ family: 'smolvlm' });
+    } finally {
+      await local.stop();
+    }
+  });
+});
+
+describe('the decoder cache folder', () => {
+  it('goes with every load, including the reload after a crash: the model process keeps its rewritten decoder there, never in the model folder', async () => {
+    const cacheDir = path.join(root, 'decoder-cache');
+    const local = new EngineSupervisor({ launcher: createNodeLauncher(), restartDelayMs: () => 0, cacheDir });
+    const modelFiles = (await readdir(path.join(modelDir, 'onnx'))).sort();
+    try {
+      await local.load({ dir: modelDir, precision: 'fp32', threads: 1 });
+      const kept = (await readdir(cacheDir)).sort();
+      expect(kept).toEqual([expect.stringMatching(/^decoder-[0-9a-f]{32}\.json$/), expect.stringMatching(/^decoder-[0-9a-f]{32}\.onnx$/)]);
+      // Emptied, then a crash: the supervisor's own reload must send the folder too, or nothing would be kept again.
+      await rm(cacheDir, { recursive: true });
+      process.kill(local.pid!, 'SIGKILL');
+      await new Promise<void>((resolve) => local.onStatus((s) => s.state === 'ready' && resolve()));
+      expect((await readdir(cacheDir)).sort()).toEqual(kept);
+      expect((await readdir(path.join(modelDir, 'onnx'))).sort()).toEqual(modelFiles);
     } finally {
       await local.stop();
     }
