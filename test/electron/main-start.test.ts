@@ -19,6 +19,21 @@ function start(env: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; 
   });
 }
 
+/** A release mirror on loopback sending a random 300 kB archive in 50 kB pieces, recording what was asked of it. */
+async function archiveMirror() {
+  const archive = randomBytes(300_000);
+  const requested: string[] = [];
+  const server = createServer((req, res) => {
+    requested.push(req.url ?? '');
+    res.writeHead(200, { 'content-length': archive.length });
+    let at = 0;
+    const next = () => (at < archive.length ? res.write(archive.subarray(at, (at += 50_000)), next) : res.end());
+    next();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { archive, requested, server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/` };
+}
+
 let root: string;
 beforeAll(async () => {
   root = await mkdtemp(path.join(os.tmpdir(), 'screenask-start-'));
@@ -45,22 +60,13 @@ describe('npm start', () => {
   // pieces above must be wired together (progress shown, not the installer's hidden output; dev:web named at the end).
   // Where Electron was downloaded (CI with network), `npm start` would launch it instead: nothing to test there.
   it.skipIf(findElectronBinary({}).ok)('without Electron: downloads it with its progress shown, and when that fails says why and names npm run dev:web', async () => {
-    const archive = randomBytes(300_000);
-    const requested: string[] = [];
-    const server = createServer((req, res) => {
-      requested.push(req.url ?? '');
-      res.writeHead(200, { 'content-length': archive.length });
-      let at = 0;
-      const next = () => (at < archive.length ? res.write(archive.subarray(at, (at += 50_000)), next) : res.end());
-      next();
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { requested, server, url } = await archiveMirror();
     try {
       // A mirror on loopback serving bytes that are not Electron's release: the download runs to its end, then fails
       // the check against node_modules/electron/checksums.json, so nothing is installed.
       const env: NodeJS.ProcessEnv = {};
       for (const [key, value] of Object.entries(process.env)) if (!/electron_(mirror|custom|override_dist_path)/i.test(key)) env[key] = value;
-      env.ELECTRON_MIRROR = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+      env.ELECTRON_MIRROR = url;
       env.electron_config_cache = path.join(root, 'start-cache');
       const { code, stdout, stderr } = await start(env);
       expect(code).toBe(1);
@@ -80,18 +86,7 @@ describe('npm start', () => {
   });
 
   it('downloads the archive with its progress shown, checked against its checksum, into the cache', async () => {
-    // A release mirror on loopback, sending the archive in pieces.
-    const archive = randomBytes(300_000);
-    const requested: string[] = [];
-    const server = createServer((req, res) => {
-      requested.push(req.url ?? '');
-      res.writeHead(200, { 'content-length': archive.length });
-      let at = 0;
-      const next = () => (at < archive.length ? res.write(archive.subarray(at, (at += 50_000)), next) : res.end());
-      next();
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const mirror = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+    const { archive, requested, server, url: mirror } = await archiveMirror();
     const name = `electron-v45.4.1-${process.platform}-${process.arch}.zip`;
     const progress: Array<{ transferred: number; total: number | null }> = [];
     try {
