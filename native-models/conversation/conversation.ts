@@ -13,6 +13,7 @@ import { StreamDecoder } from '../text/stream-decoder.js';
 import type { Answer, AnswerEvent, AnswerStats, ReadAheadProgress, ReadAheadResult } from './answer.js';
 import { holdsImage, startingTurns } from './history.js';
 import { imageKey, type EncodedImage } from './image-cache.js';
+import { OneAnswerAtATime } from './one-answer.js';
 
 /** A file path, encoded image bytes, decoded pixels, or an image already prepared for the model's vision graph. */
 export type ImageInput = string | Uint8Array | RgbImage | PreparedImage;
@@ -89,7 +90,7 @@ export class Conversation {
   private cache: KvCache | undefined;
   /** The ids whose keys and values the cache holds, in order. */
   private cachedIds: number[] = [];
-  private busy = false;
+  private readonly answering = new OneAnswerAtATime();
   /** The read-ahead in progress; an ask waits for it and continues from where it got to. */
   private reading: Promise<ReadAheadResult> | undefined;
   /** What the read-ahead did, reported by the first answer. */
@@ -109,13 +110,7 @@ export class Conversation {
 
   async *ask(question: string, options: AskOptions = {}): AsyncGenerator<AnswerEvent, Answer> {
     if (this.model.state.closed) throw new ScreenAskError('The model was unloaded: load it again to ask questions.');
-    if (this.busy) throw new ScreenAskError('This conversation is still answering: wait for it or cancel it first.');
-    this.busy = true;
-    try {
-      return yield* this.answer(question, options);
-    } finally {
-      this.busy = false;
-    }
+    return yield* this.answering.run(() => this.answer(question, options));
   }
 
   /**
@@ -127,7 +122,7 @@ export class Conversation {
    */
   readAhead(options: ReadAheadOptions = {}): Promise<ReadAheadResult> {
     if (this.model.state.closed) return Promise.reject(new ScreenAskError('The model was unloaded: load it again to read a capture.'));
-    if (this.busy || this.reading || this.turns.length > 0) {
+    if (this.answering.busy || this.reading || this.turns.length > 0) {
       return Promise.reject(new ScreenAskError('This conversation has already started: read a capture ahead only before its first question.'));
     }
     const reading = this.readAheadNow(options);

@@ -2,6 +2,7 @@
 // every question sends the whole conversation: the image (first user turn), each question and each answer so far.
 import type { Answer, AnswerEvent, ServerAnswerStats } from '../conversation/answer.js';
 import type { AskOptions } from '../conversation/conversation.js';
+import { OneAnswerAtATime } from '../conversation/one-answer.js';
 import type { ImageDetail } from '../families/family.js';
 import { validateGenerationOptions } from '../generation/settings.js';
 import type { StopReason } from '../generation/stop-reason.js';
@@ -35,7 +36,7 @@ const isAbort = (error: unknown): boolean => error instanceof Error && error.nam
 export class RemoteConversation {
   private readonly turns: ChatTurn[] = [];
   private image: ServerImage | undefined;
-  private busy = false;
+  private readonly answering = new OneAnswerAtATime();
 
   constructor(
     private readonly target: ServerTarget,
@@ -49,13 +50,7 @@ export class RemoteConversation {
 
   async *ask(question: string, options: AskOptions = {}): AsyncGenerator<AnswerEvent<ServerAnswerStats>, Answer<ServerAnswerStats>> {
     if (this.target.disposed) throw new ScreenAskError('This server connection was closed: connect again to ask questions.');
-    if (this.busy) throw new ScreenAskError('This conversation is still answering: wait for it or cancel it first.');
-    this.busy = true;
-    try {
-      return yield* this.answer(question, options);
-    } finally {
-      this.busy = false;
-    }
+    return yield* this.answering.run(() => this.answer(question, options));
   }
 
   private async *answer(question: string, options: AskOptions): AsyncGenerator<AnswerEvent<ServerAnswerStats>, Answer<ServerAnswerStats>> {
